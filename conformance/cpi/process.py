@@ -1,0 +1,124 @@
+"""Run one CPI process: request on stdin, bounded capture of stdout/stderr, a deadline, and a kill
+of the whole process group when the deadline passes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+
+#: What a CPI may write before the rest is dropped (memory stays bounded; the call is judged broken).
+MAX_STDOUT = 32 * 1024 * 1024
+MAX_STDERR = 4 * 1024 * 1024
+KILL_GRACE = 3.0
+
+
+@dataclass
+class Finished:
+    stdout: bytes
+    stderr: bytes
+    exit_code: int | None
+    duration: float
+    timed_out: bool
+    stdout_overflow: int  # bytes dropped past the limit
+    stderr_overflow: int
+
+
+class _Sink(threading.Thread):
+    """Drains a pipe to the end (so the CPI never blocks on a full pipe), keeping at most ``limit`` bytes."""
+
+    def __init__(self, pipe, limit: int, keep_tail: bool):
+        super().__init__(daemon=True)
+        self.pipe, self.limit, self.keep_tail = pipe, limit, keep_tail
+        self.chunks: list[bytes] = []
+        self.size = self.dropped = 0
+
+    def run(self) -> None:
+        try:
+            while chunk := self.pipe.read1(65536):
+                self._keep(chunk)
+        except (OSError, ValueError):
+            pass
+
+    def _keep(self, chunk: bytes) -> None:
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        while self.size > self.limit:
+            if not self.keep_tail:  # stdout: keep the head, drop the rest
+                excess = self.size - self.limit
+                self.chunks[-1] = self.chunks[-1][: len(self.chunks[-1]) - excess]
+            else:  # stderr: keep the tail, where the error is
+                excess = min(self.size - self.limit, len(self.chunks[0]))
+                self.chunks[0] = self.chunks[0][excess:]
+                if not self.chunks[0]:
+                    self.chunks.pop(0)
+            self.size -= excess
+            self.dropped += excess
+
+    def data(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+def _feed(stdin, data: bytes) -> None:
+    try:
+        stdin.write(data)
+    except (BrokenPipeError, OSError, ValueError):
+        pass  # the CPI closed stdin early: its answer will tell
+    finally:
+        try:
+            stdin.close()
+        except OSError:
+            pass
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the process group, then SIGKILL what is left after a grace period."""
+    for sig, grace in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_process(argv: list[str], request: bytes, env: dict[str, str], timeout: float, cwd: str | None = None,
+                max_stdout: int = MAX_STDOUT, max_stderr: int = MAX_STDERR) -> Finished:
+    """Run ``argv`` with ``request`` on stdin. Raises OSError when it cannot be started."""
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, cwd=cwd, start_new_session=True, close_fds=True)
+    out, err = _Sink(proc.stdout, max_stdout, False), _Sink(proc.stderr, max_stderr, True)
+    feeder = threading.Thread(target=_feed, args=(proc.stdin, request), daemon=True)
+    for thread in (out, err, feeder):
+        thread.start()
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    # Children of the CPI that hold the pipes open would keep the readers alive: end the group.
+    _kill_group(proc) if timed_out else _reap_group(proc)
+    for thread in (out, err):
+        thread.join(timeout=10)
+    duration = time.monotonic() - start
+    return Finished(out.data(), err.data(), None if timed_out else proc.returncode, duration, timed_out,
+                    out.dropped, err.dropped)
+
+
+def _reap_group(proc: subprocess.Popen) -> None:
+    """The CPI exited; a background child it left holding our pipes is killed too."""
+    try:
+        os.killpg(proc.pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
