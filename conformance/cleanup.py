@@ -1,0 +1,126 @@
+"""A LIFO cleanup stack that runs every step, and the ledger of every resource a run creates.
+
+    stack = CleanupStack(ledger)
+    vm_cid = cpi.create_vm(...)
+    stack.add(f"delete VM {vm_cid}", delete_and_wait, vm_cid, resource=("vm", vm_cid))
+    ...
+    stack.run()   # LIFO; "already gone" is fine; other failures gathered into one CleanupError
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from conformance.errors import CleanupError
+
+log = logging.getLogger("conformance.cleanup")
+
+NOT_FOUND_TYPES = ("VMNotFound", "DiskNotFound", "NotFound")
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """An error that means "already gone": typed not-found errors of openstacksdk, the CPI, HTTP 404."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & {"NotFoundException", "ResourceNotFound", "ResourceNotFoundError"}:
+        return True
+    if getattr(exc, "status_code", None) == 404:
+        return True
+    short = getattr(exc, "short_type", None)
+    return bool(short and short in NOT_FOUND_TYPES)
+
+
+class Ledger:
+    """Append-only JSON lines (reports/<run>/ledger.jsonl): one line per create / delete / abandon.
+
+    Each write holds a file lock and appends one flushed, fsynced line, so xdist workers and a
+    killed run never leave a torn record.
+    """
+
+    def __init__(self, path: str | os.PathLike, run_id: str, worker: str = "main"):
+        self.path = Path(path)
+        self.run_id, self.worker = run_id, worker
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(self.path) + ".lock")
+
+    def record(self, event: str, kind: str, rid: str, **extra: Any) -> None:
+        entry = {"ts": time.time(), "run_id": self.run_id, "worker": self.worker, "event": event,
+                 "kind": kind, "id": rid, **extra}
+        line = json.dumps(entry, sort_keys=True, default=str) + "\n"
+        with self._lock, open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    @staticmethod
+    def read(path: str | os.PathLike) -> list[dict[str, Any]]:
+        entries = []
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                continue  # a line torn by a crash outside the lock: skip it
+        return entries
+
+    @staticmethod
+    def outstanding(path: str | os.PathLike) -> list[dict[str, Any]]:
+        """Resources created and not (yet) recorded as deleted, oldest first."""
+        live: dict[tuple[str, str], dict[str, Any]] = {}
+        for entry in Ledger.read(path):
+            key = (entry["kind"], entry["id"])
+            if entry["event"] == "created":
+                live[key] = entry
+            elif entry["event"] == "deleted":
+                live.pop(key, None)
+        return list(live.values())
+
+
+class CleanupStack:
+    def __init__(self, ledger: Ledger | None = None, not_found: Callable[[BaseException], bool] = is_not_found):
+        self._steps: list[tuple[str, Callable[[], Any], tuple[str, str] | None]] = []
+        self._ledger = ledger
+        self._not_found = not_found
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def add(self, description: str, fn: Callable[..., Any], *args: Any, resource: tuple[str, str] | None = None,
+            **kwargs: Any) -> None:
+        """Register an undo. With ``resource=(kind, id)`` the ledger records the resource as created."""
+        self._steps.append((description, lambda: fn(*args, **kwargs), resource))
+        if resource is not None and self._ledger is not None:
+            self._ledger.record("created", *resource, cleanup=description)
+
+    def run(self) -> None:
+        """Run every step, last first. Raises CleanupError listing the steps that failed."""
+        failures: list[tuple[str, BaseException]] = []
+        while self._steps:
+            description, step, resource = self._steps.pop()
+            try:
+                step()
+            except Exception as exc:
+                if not self._not_found(exc):
+                    log.warning("cleanup step failed: %s: %s", description, exc)
+                    failures.append((description, exc))
+                    continue
+                log.info("cleanup: %s: already gone", description)
+            if resource is not None and self._ledger is not None:
+                self._ledger.record("deleted", *resource)
+        if failures:
+            raise CleanupError(failures)
+
+    def abandon(self, reason: str) -> list[str]:
+        """Drop every step without running it (``--keep-on-failure``); the ledger keeps the resources."""
+        kept = [description for description, _, _ in self._steps]
+        for _, _, resource in self._steps:
+            if resource is not None and self._ledger is not None:
+                self._ledger.record("abandoned", *resource, reason=reason)
+        self._steps.clear()
+        return kept
