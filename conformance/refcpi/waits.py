@@ -1,0 +1,58 @@
+"""The reference CPI's one wait: poll a resource until ready, gone, or failed; bounded.
+
+It may not use conformance.waiting (the CPI imports only openstacksdk, stdlib and the wire
+types), so this is its own small version with the same contract: fixed interval, deadline =
+state_timeout, a failure state ends the wait at once with the cloud's fault in the message, and
+a timeout says what it last saw.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from conformance.refcpi.errors import CloudError
+
+LOG = logging.getLogger("conformance.refcpi.waits")
+T = TypeVar("T")
+
+
+def wait_for(
+    fetch: Callable[[], T | None],
+    *,
+    ready: Callable[[T | None], bool],
+    failed: Callable[[T], str | None] = lambda _res: None,
+    describe: Callable[[T | None], str] = lambda res: "gone" if res is None else repr(res),
+    what: str,
+    timeout: float,
+    interval: float,
+) -> T | None:
+    """Poll ``fetch()`` (None means gone) until ``ready``; raise CloudError on failure or timeout."""
+    start, last_seen, polls = time.monotonic(), "nothing yet", 0
+    while True:
+        resource = fetch()
+        polls += 1
+        seen = describe(resource)
+        if seen != last_seen:
+            LOG.debug("%s: now %s (after %.1fs)", what, seen, time.monotonic() - start)
+            last_seen = seen
+        if ready(resource):
+            return resource
+        problem = failed(resource) if resource is not None else None
+        if problem:
+            raise CloudError(f"{what} failed after {time.monotonic() - start:.1f}s: {problem}")
+        if time.monotonic() - start + interval > timeout:
+            raise WaitTimedOut(
+                f"Timed out after {timeout:g}s waiting for {what}; last observed (after {polls} polls): {last_seen}"
+            )
+        time.sleep(interval)
+
+
+def status_of(resource: Any) -> str:
+    return str(getattr(resource, "status", None) or "unknown")
+
+
+class WaitTimedOut(CloudError):
+    """The deadline passed without a failure state: the caller may try something else (hard reboot)."""
