@@ -9,17 +9,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
 from conformance.errors import CleanupError
+from conformance.jsonl import JsonlFile, read_jsonl
 
 log = logging.getLogger("conformance.cleanup")
 
@@ -45,29 +42,17 @@ class Ledger:
     """
 
     def __init__(self, path: str | os.PathLike, run_id: str, worker: str = "main"):
-        self.path = Path(path)
+        self._file = JsonlFile(path)
+        self.path = self._file.path
         self.run_id, self.worker = run_id, worker
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(str(self.path) + ".lock")
 
     def record(self, event: str, kind: str, rid: str, **extra: Any) -> None:
-        entry = {"ts": time.time(), "run_id": self.run_id, "worker": self.worker, "event": event,
-                 "kind": kind, "id": rid, **extra}
-        line = json.dumps(entry, sort_keys=True, default=str) + "\n"
-        with self._lock, open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        self._file.append({"ts": time.time(), "run_id": self.run_id, "worker": self.worker, "event": event,
+                           "kind": kind, "id": rid, **extra})
 
     @staticmethod
     def read(path: str | os.PathLike) -> list[dict[str, Any]]:
-        entries = []
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
-            try:
-                entries.append(json.loads(line))
-            except ValueError:
-                continue  # a line torn by a crash outside the lock: skip it
-        return entries
+        return read_jsonl(path)
 
     @staticmethod
     def outstanding(path: str | os.PathLike) -> list[dict[str, Any]]:

@@ -1,6 +1,73 @@
-"""The pytest plugin (pytest11 entry point `conformance`). Filled in below as the suite grows."""
+"""The pytest plugin (entry point ``pytest11: conformance``): options, markers, hooks.
+
+The only place that knows pytest and the profile together. Side-effect free on import; heavy
+modules are imported inside hooks. Inert unless ``--profile`` is given (the project's own tests
+load it too), except for the case-id check, which applies to the conformance suites.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.register_assert_rewrite("conformance.expect")
+
+MARKERS = {
+    "case(uuid)": "permanent case id of a conformance test (uuid4); reports and profiles key on it",
+    "requires(*features)": "skip unless the profile offers these (feature names, or 'manual_networks>=2')",
+    "capability(name)": "the capability a test certifies (report rows); defaults to the module's",
+    "slow": "boots VMs or waits on the guest",
+}
 
 
 def pytest_addoption(parser):
-    group = parser.getgroup("conformance")
+    group = parser.getgroup("conformance", "cpi-conformance")
     group.addoption("--profile", default=None, help="target profile YAML (profiles/*.yml)")
+    group.addoption("--run-id", default=None, help="run id (default: a new one); names resources cfm-<run id>-")
+    group.addoption("--report-dir", default="reports", help="parent folder of reports/<run id>/ (default: reports)")
+    group.addoption("--keep-on-failure", action="store_true",
+                    help="keep a failed test's cloud resources for debugging (they stay in the ledger for cleanup)")
+    group.addoption("--certify", action="store_true",
+                    help="certification run: refuses known-failure overrides and test selection")
+
+
+def pytest_configure(config):
+    for marker, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{marker}: {text}")
+    if config.getoption("profile"):
+        from conformance import session
+
+        state = session.configure(config)
+        config.stash[session.STATE] = state
+        config.pluginmanager.register(session.FixturesPlugin(state), "conformance-fixtures")
+
+
+def pytest_configure_node(node):
+    """xdist controller -> worker: every worker uses the controller's run id."""
+    from conformance import session
+
+    state = node.config.stash.get(session.STATE, None)
+    if state is not None:
+        node.workerinput["cfm_run_id"] = state.run_id
+
+
+def pytest_collection_modifyitems(session, config, items):
+    from conformance import casing
+
+    casing.check_case_ids(items)
+    if config.getoption("profile"):
+        from conformance import session as run_session
+
+        run_session.apply_profile_marks(config, items)
+
+
+def pytest_sessionstart(session):
+    """SIGTERM becomes KeyboardInterrupt, so a killed run still tears down (and cleans up)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+
+        def interrupt(signum, _frame):
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        signal.signal(signal.SIGTERM, interrupt)

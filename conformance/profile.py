@@ -167,6 +167,11 @@ class Profile(_Model):
     def release_info(self) -> Release:
         return RELEASES[self.release]
 
+    def command_with_dirs(self) -> list[str]:
+        """The CPI command with ``{profile_dir}`` replaced by the profile file's folder."""
+        folder = str(Path(self._source).parent.resolve())
+        return [part.replace("{profile_dir}", folder) for part in self.cpi.command]
+
     def path(self, value: str) -> Path:
         """A path from the profile: ``~`` expanded, relative to the profile file's folder."""
         p = Path(value).expanduser()

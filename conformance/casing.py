@@ -1,0 +1,45 @@
+"""Permanent case ids: every conformance test carries ``@pytest.mark.case("<uuid4>")``.
+
+Collection fails on a missing, malformed or duplicate id, as tempest's check_uuid does, so
+reports and profiles (known_failures) can key on ids that survive renames.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+SUITES = Path(__file__).parent / "suites"
+
+
+def is_suite_item(item) -> bool:
+    return SUITES in Path(str(item.path)).resolve().parents
+
+
+def case_id(item) -> str | None:
+    marker = item.get_closest_marker("case")
+    return str(marker.args[0]) if marker and marker.args else None
+
+
+def check_case_ids(items) -> None:
+    problems, seen = [], {}
+    for item in items:
+        if not is_suite_item(item):
+            continue
+        cid = case_id(item)
+        base = item.nodeid.split("[")[0]
+        if cid is None:
+            problems.append(f"{item.nodeid}: no @pytest.mark.case(\"<uuid4>\")")
+            continue
+        try:
+            uuid.UUID(cid)
+        except ValueError:
+            problems.append(f"{item.nodeid}: case id {cid!r} is not a uuid")
+            continue
+        other = seen.setdefault(cid, base)
+        if other != base:  # parametrized variants of one test share the id
+            problems.append(f"{item.nodeid}: case id {cid} is also used by {other}")
+    if problems:
+        raise pytest.UsageError("conformance case ids:\n  " + "\n  ".join(problems))

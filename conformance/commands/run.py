@@ -1,0 +1,96 @@
+"""`conformance run`: a thin wrapper over pytest with the plugin, writing reports/<run id>/."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from conformance.naming import new_run_id
+from conformance.profile import load_profile
+
+DEFAULT_PROFILE = "profiles/local.yml"
+SUITES = Path(__file__).resolve().parents[1] / "suites"
+
+
+def register(subparsers) -> None:
+    run = subparsers.add_parser("run", help="run the conformance suites against a profile's cloud and CPI")
+    run.add_argument("--profile", default=None,
+                     help=f"target profile (default: {DEFAULT_PROFILE}, the local cloud)")
+    run.add_argument("-n", "--numprocesses", default=None, help="pytest-xdist workers (e.g. 2, auto)")
+    run.add_argument("-k", dest="keyword", default=None, help="pytest -k expression")
+    run.add_argument("-m", dest="markexpr", default=None, help="pytest -m expression")
+    run.add_argument("--report-dir", default="reports", help="where reports/<run id>/ goes (default: reports)")
+    run.add_argument("--run-id", default=None, help="reuse a run id (default: a new one)")
+    run.add_argument("--keep-on-failure", action="store_true",
+                     help="keep a failed test's resources (listed in the ledger; `conformance cleanup` removes them)")
+    run.add_argument("--certify", action="store_true",
+                     help="certification run: full suite, no known-failure overrides, no -k/-m")
+    run.add_argument("pytest_args", nargs="*", help="further pytest arguments (after --)")
+    run.set_defaults(func=run_suite)
+
+
+def pytest_argv(args, run_id: str, profile_path: str) -> list[str]:
+    report = Path(args.report_dir) / run_id
+    argv = [str(SUITES), "--profile", profile_path, "--run-id", run_id, "--report-dir", args.report_dir,
+            "--strict-markers", "-p", "no:cacheprovider", "--rootdir", str(SUITES.parent),
+            "-c", str(SUITES / "pytest.ini"), "-ra",
+            f"--junitxml={report / 'junit.xml'}", f"--alluredir={report / 'allure-results'}"]
+    for flag, value in (("-n", args.numprocesses), ("-k", args.keyword), ("-m", args.markexpr)):
+        if value:
+            argv += [flag, value]
+    if args.keep_on_failure:
+        argv.append("--keep-on-failure")
+    if args.certify:
+        argv.append("--certify")
+    return argv + list(args.pytest_args)
+
+
+def run_suite(args) -> int:
+    profile_path = args.profile or DEFAULT_PROFILE
+    if args.profile is None and not Path(profile_path).exists():
+        print(f"conformance run: no --profile given and {DEFAULT_PROFILE} is not here "
+              "(run from the repository, or pass --profile)", file=sys.stderr)
+        return 2
+    load_profile(profile_path, resolve=True)  # ProfileError -> exit 2 before any cloud call
+    run_id = args.run_id or new_run_id()
+    report = Path(args.report_dir) / run_id
+    print(f"conformance run {run_id}: profile {profile_path}, report folder {report}", flush=True)
+    code = run_pytest(pytest_argv(args, run_id, profile_path))
+    _finish_report(report)
+    print(f"\nconformance run {run_id}: pytest exit code {int(code)}; report: {report.resolve()}")
+    return int(code)
+
+
+def run_pytest(argv: list[str]) -> int:
+    """pytest in a child process (so assertion rewriting sees a fresh interpreter). Ctrl-C reaches the
+    child through the terminal (we only wait for it); SIGTERM is passed on; either way the child runs
+    its cleanups (the plugin turns SIGTERM into an interrupt)."""
+    child = subprocess.Popen([sys.executable, "-m", "pytest", *argv])
+
+    def forward(signum, _frame):
+        child.send_signal(signum)
+
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, forward),
+                signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN)}
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                continue
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _finish_report(report: Path) -> None:
+    """Render the human reports when the report package is there (it is optional for a run)."""
+    try:
+        from conformance.report import build
+    except ImportError:
+        return
+    if os.environ.get("CONFORMANCE_NO_REPORT") != "1" and hasattr(build, "render_run"):
+        build.render_run(report)

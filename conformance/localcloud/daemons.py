@@ -1,0 +1,131 @@
+"""Start and stop the cloud's daemons without systemd: detached, by pid file, with their own log.
+
+Each daemon runs in its own session (pitfall 11: a daemon started from a shell job died with the
+job), its stdout/stderr go to ``<state>/logs/<name>.log``, and ``<state>/run/<name>.pid`` holds its
+pid and kernel start time. A pid file counts as alive only when that pid still has that start
+time, so a recycled pid is never mistaken for our daemon, and `down` never signals a stranger.
+Stopping signals the daemon's process group (its session: uwsgi workers, privsep helpers).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conformance.errors import WaitTimeout
+from conformance.localcloud.config import DAEMON_STOP_TIMEOUT, POLL
+from conformance.localcloud.layout import Layout
+from conformance.waiting import wait_for
+
+
+@dataclass(frozen=True)
+class Daemon:
+    name: str
+    argv: tuple[str, ...]
+    user: str | None = None
+    cwd: str = "/"
+    env: dict[str, str] = field(default_factory=dict)
+    stop_signal: int = signal.SIGTERM
+    port: int | None = None  # answers on 127.0.0.1:<port> once ready
+
+
+def start_time(pid: int) -> str | None:
+    """Field 22 of /proc/<pid>/stat (clock ticks since boot); None when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return fields[19] if fields[0] != "Z" else None
+
+
+def read_pidfile(path: Path) -> int | None:
+    """The pid when the file names a live process that started when we recorded it."""
+    try:
+        pid_text, started = path.read_text().split()
+    except (FileNotFoundError, ValueError):
+        return None
+    pid = int(pid_text)
+    return pid if start_time(pid) == started else None
+
+
+def write_pidfile(path: Path, pid: int) -> None:
+    path.write_text(f"{pid} {start_time(pid)}\n")
+
+
+def running(layout: Layout, daemon: Daemon) -> int | None:
+    return read_pidfile(layout.pidfile(daemon.name))
+
+
+def start(layout: Layout, daemon: Daemon) -> bool:
+    """Start unless running; returns whether it started it. Readiness is the caller's wait."""
+    if running(layout, daemon):
+        return False
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+    if daemon.user:
+        env["HOME"] = os.path.expanduser(f"~{daemon.user}")
+    env.update(daemon.env)
+    with open(layout.log(daemon.name), "ab") as log:
+        proc = subprocess.Popen(
+            list(daemon.argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            cwd=daemon.cwd, env=env, start_new_session=True, close_fds=True,
+            user=daemon.user, group=daemon.user, extra_groups=groups(daemon.user),
+        )  # fmt: skip
+    write_pidfile(layout.pidfile(daemon.name), proc.pid)
+    return True
+
+
+def groups(user: str | None) -> list[int] | None:
+    """The user's own supplementary groups (nova must be in libvirt), never root's."""
+    if user is None:
+        return None
+    entry = pwd.getpwnam(user)
+    return os.getgrouplist(user, entry.pw_gid)
+
+
+def exited_early(layout: Layout, daemon: Daemon) -> str | bool:
+    """For wait_for's ``failed=``: the daemon we started is gone."""
+    return running(layout, daemon) is None and f"{daemon.name} exited (see {layout.log(daemon.name)})"
+
+
+def stop(layout: Layout, daemon: Daemon, timeout: float = DAEMON_STOP_TIMEOUT) -> bool:
+    """Stop by pid file: its signal to the process group, then SIGKILL if it will not go."""
+    pidfile = layout.pidfile(daemon.name)
+    pid = read_pidfile(pidfile)
+    if pid is None:
+        pidfile.unlink(missing_ok=True)
+        return False
+    signal_group(pid, daemon.stop_signal)
+    try:
+        wait_for(lambda: start_time(pid), ready=lambda s: s is None, describe=lambda s: f"alive={bool(s)}",
+                 timeout=timeout, interval=POLL / 2, what=f"{daemon.name} (pid {pid}) to exit")  # fmt: skip
+    except WaitTimeout:
+        signal_group(pid, signal.SIGKILL)
+    pidfile.unlink(missing_ok=True)
+    return True
+
+
+def signal_group(pid: int, sig: int) -> None:
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def stop_by_foreign_pidfile(path: Path, sig: int = signal.SIGTERM) -> bool:
+    """Processes the cloud spawned itself (dnsmasq, haproxy of Neutron) keep their own pid files."""
+    try:
+        pid = int(path.read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return False
+    if start_time(pid) is None:
+        return False
+    os.kill(pid, sig)
+    return True

@@ -1,0 +1,211 @@
+"""One conformance run inside pytest: the resolved profile, the run id, the report folder, the
+ledger, the CPI client, and the fixtures built from them. Loaded by conformance.plugin only when
+``--profile`` is given."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from conformance import addresses, casing, requirements
+from conformance.cleanup import CleanupStack, Ledger
+from conformance.cpi.client import CpiClient
+from conformance.errors import ProfileError
+from conformance.jsonl import JsonlFile
+from conformance.naming import Names, new_run_id
+from conformance.profile import STATIC_IPS_PER_WORKER, Profile, load_profile
+from conformance.profile_resolve import CPI_CONFIG_PLACEHOLDER
+
+OUTCOME = pytest.StashKey[dict]()
+
+
+@dataclass
+class RunState:
+    profile: Profile
+    run_id: str
+    report_dir: Path
+    worker: str
+    workers: int
+    keep_on_failure: bool
+    private_dir: Path
+    ledger: Ledger = field(init=False)
+    calls: JsonlFile = field(init=False)
+    current: str = "session"
+    records: dict[str, list] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.ledger = Ledger(self.report_dir / "ledger.jsonl", self.run_id, self.worker)
+        self.calls = JsonlFile(self.report_dir / "calls.jsonl")
+
+    def worker_index(self) -> int:
+        return int(self.worker[2:]) if self.worker.startswith("gw") else 0
+
+    def record_call(self, record) -> None:
+        self.records.setdefault(self.current, []).append(record)
+        self.calls.append({"nodeid": self.current, "worker": self.worker, **record.to_dict()})
+
+
+STATE = pytest.StashKey[RunState]()
+
+
+def configure(config) -> RunState:
+    path = config.getoption("profile")
+    try:
+        profile = load_profile(path, resolve=True)
+    except ProfileError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    workerinput = getattr(config, "workerinput", {})
+    run_id = workerinput.get("cfm_run_id") or config.getoption("run_id") or new_run_id()
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or config.getoption("numprocesses", None) or 1)
+    _check_pool_sizes(profile, workers)
+    report_dir = Path(config.getoption("report_dir")) / run_id
+    report_dir.mkdir(parents=True, exist_ok=True)
+    private = Path(tempfile.mkdtemp(prefix=f"cfm-{run_id}-"))  # 0700: the rendered CPI config lives here
+    state = RunState(profile, run_id, report_dir, os.environ.get("PYTEST_XDIST_WORKER", "main"), workers,
+                     config.getoption("keep_on_failure"), private)
+    config.add_cleanup(lambda: shutil.rmtree(private, ignore_errors=True))
+    return state
+
+
+def _check_pool_sizes(profile: Profile, workers: int) -> None:
+    for i, net in enumerate(profile.networks.manual):
+        have, need = len(net.static_pool()), STATIC_IPS_PER_WORKER * workers
+        if have < need:
+            raise pytest.UsageError(f"{profile.source}: networks.manual[{i}].static_ips: {have} address(es) "
+                                    f"for {workers} xdist worker(s): the suite needs {need}")
+
+
+def cpi_command(state: RunState) -> list[str]:
+    profile = state.profile
+    command = profile.command_with_dirs()
+    if profile.cpi_config_doc is None:
+        return command
+    rendered = state.private_dir / "cpi.json"
+    fd = os.open(rendered, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(profile.cpi_config_doc, fh)
+    return [part.replace(CPI_CONFIG_PLACEHOLDER, str(rendered)) for part in command]
+
+
+def apply_profile_marks(config, items) -> None:
+    """requires -> skip with the profile key; known_failures -> strict xfail; --certify rules."""
+    state = config.stash[STATE]
+    profile = state.profile
+    if config.getoption("certify"):
+        _check_certify(config, profile)
+    for item in items:
+        if not casing.is_suite_item(item):
+            continue
+        needs = [r for m in item.iter_markers("requires") for r in m.args]
+        reason = requirements.first_unmet(profile, needs)
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
+        bug = profile.known_failures.get(casing.case_id(item) or "")
+        if bug:
+            item.add_marker(pytest.mark.xfail(strict=True, reason=f"known failure: {bug}"))
+
+
+def _check_certify(config, profile: Profile) -> None:
+    if profile.known_failures:
+        raise pytest.UsageError("--certify refuses known_failures overrides: empty the profile's known_failures")
+    if config.getoption("keyword") or config.getoption("markexpr"):
+        raise pytest.UsageError("--certify runs the full suite: -k and -m are refused")
+
+
+def failed(item) -> bool:
+    return any(rep.failed for rep in item.stash.get(OUTCOME, {}).values())
+
+
+class FixturesPlugin:
+    """Fixtures and per-test hooks of a run (registered in pytest_configure)."""
+
+    def __init__(self, state: RunState):
+        self.state = state
+
+    @pytest.fixture(scope="session")
+    def run(self) -> RunState:
+        return self.state
+
+    @pytest.fixture(scope="session")
+    def profile(self) -> Profile:
+        return self.state.profile
+
+    @pytest.fixture(scope="session")
+    def names(self) -> Names:
+        return Names(self.state.run_id, self.state.worker)
+
+    @pytest.fixture(scope="session")
+    def static_ips(self):
+        """This worker's slice of each manual network's static pool (by network name)."""
+        state = self.state
+        return {net.name: addresses.partition(net.static_pool(), state.workers, state.worker_index())
+                for net in state.profile.networks.manual}
+
+    @pytest.fixture(scope="session")
+    def cpi(self) -> CpiClient:
+        profile = self.state.profile
+        return CpiClient(cpi_command(self.state), api_version=profile.cpi.api_version, env=profile.cpi.env,
+                         secrets=profile.secrets, timeout=profile.timeouts.cpi_call,
+                         method_timeouts=profile.cpi.method_timeouts, on_record=self.state.record_call)
+
+    @pytest.fixture
+    def cleanup(self, request):
+        stack = CleanupStack(self.state.ledger)
+        yield stack
+        self._finish(stack, request.node)
+
+    @pytest.fixture(scope="module")
+    def module_cleanup(self, request):
+        stack = CleanupStack(self.state.ledger)
+        yield stack
+        self._finish(stack, request.node)
+
+    def _finish(self, stack: CleanupStack, node) -> None:
+        items = [node] if isinstance(node, pytest.Item) else list(getattr(node, "_cfm_items", []))
+        if self.state.keep_on_failure and any(failed(i) for i in items):
+            stack.abandon("--keep-on-failure")
+            return
+        stack.run()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        self.state.current = item.nodeid
+        if item.parent is not None:
+            item.parent._cfm_items = [*getattr(item.parent, "_cfm_items", []), item]
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        result = yield
+        leaks = [r for r in self.state.records.get(item.nodeid, []) if r.leaked_in]
+        if leaks:
+            first = leaks[0]
+            pytest.fail(f"CPI {first.method} (request {first.request_id}) leaked a configured secret in "
+                        f"{', '.join(first.leaked_in)} (value withheld)", pytrace=False)
+        return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        item.stash.setdefault(OUTCOME, {})[report.when] = report
+        if casing.case_id(item):
+            report.user_properties.append(("case_id", casing.case_id(item)))
+        if report.failed:
+            records = self.state.records.get(item.nodeid, [])
+            if records and report.when == "call" or (records and report.when == "setup"):
+                report.sections.append(("cpi-calls " + report.when, _transcript(records)))
+                logs = "\n".join(f"--- {r.method} {r.request_id}\n{r.log[-4000:]}" for r in records if r.log)
+                if logs:
+                    report.sections.append(("cpi-log " + report.when, logs))
+        return report
+
+
+def _transcript(records) -> str:
+    start = records[0].started_at if records else time.time()
+    return "\n".join(f"+{r.started_at - start:7.1f}s {r.summary()}" for r in records)
