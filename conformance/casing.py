@@ -23,10 +23,10 @@ def case_id(item) -> str | None:
     return str(marker.args[0]) if marker and marker.args else None
 
 
-def check_case_ids(items) -> None:
+def check_case_ids(items, every_item: bool = False) -> None:
     problems, seen = [], {}
     for item in items:
-        if not is_suite_item(item):
+        if not (every_item or is_suite_item(item)):
             continue
         cid = case_id(item)
         base = item.nodeid.split("[")[0]

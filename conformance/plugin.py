@@ -28,6 +28,8 @@ def pytest_addoption(parser):
                     help="keep a failed test's cloud resources for debugging (they stay in the ledger for cleanup)")
     group.addoption("--certify", action="store_true",
                     help="certification run: refuses known-failure overrides and test selection")
+    parser.addini("conformance_require_case_ids", type="bool", default=False,
+                  help="demand a case id of every collected test (always on for conformance/suites)")
 
 
 def pytest_configure(config):
@@ -53,7 +55,7 @@ def pytest_configure_node(node):
 def pytest_collection_modifyitems(session, config, items):
     from conformance import casing
 
-    casing.check_case_ids(items)
+    casing.check_case_ids(items, every_item=config.getini("conformance_require_case_ids"))
     if config.getoption("profile"):
         from conformance import session as run_session
 
@@ -65,7 +67,7 @@ def pytest_sessionstart(session):
     import signal
     import threading
 
-    if threading.current_thread() is threading.main_thread():
+    if session.config.getoption("profile") and threading.current_thread() is threading.main_thread():
 
         def interrupt(signum, _frame):
             raise KeyboardInterrupt(f"signal {signum}")

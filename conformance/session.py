@@ -100,8 +100,9 @@ def apply_profile_marks(config, items) -> None:
     profile = state.profile
     if config.getoption("certify"):
         _check_certify(config, profile)
+    every = config.getini("conformance_require_case_ids")
     for item in items:
-        if not casing.is_suite_item(item):
+        if not (every or casing.is_suite_item(item)):
             continue
         needs = [r for m in item.iter_markers("requires") for r in m.args]
         reason = requirements.first_unmet(profile, needs)
