@@ -119,7 +119,7 @@ def attach_disk(call, vm_cid, disk_cid):
     if device is None:
         raise CloudError("Server has too many disks attached")
     LOG.info("Attaching volume `%s' to server `%s', device name is `%s'", vol.id, srv.id, device)
-    call.conn.compute.create_volume_attachment(srv, volume_id=vol.id, device=device)
+    call.conn.compute.create_volume_attachment(srv, vol.id, device=device)
     resources.wait_volume_status(call, vol.id, "in-use")
     return device if call.v2 else None
 
@@ -178,7 +178,7 @@ def snapshot_disk(call, disk_cid, metadata):
     name = f"snapshot-{uuid.uuid4()}"
     LOG.info("Creating new snapshot for volume `%s'...", vol.id)
     snap = call.conn.block_storage.create_snapshot(
-        name=name, description="/".join(parts)[:METADATA_LIMIT], volume_id=vol.id, force=True
+        name=name, description="/".join(parts)[:METADATA_LIMIT], volume_id=vol.id, is_forced=True
     )
     call.wait(
         lambda: resources.snapshot(call.conn, snap.id),

@@ -29,13 +29,15 @@ def resolve_security_groups(conn: Any, names: list[str]) -> list[str]:
 
 def create_port(conn: Any, nic: Nic, server_name: str, group_ids: list[str]) -> Any:
     LOG.info("Creating port on network %s with IP %s", nic.net_id, nic.ip)
-    port = conn.network.create_port(
-        name=f"{server_name}-{nic.name}"[:255],
-        description="bosh: pre-created by conformance-openstack-cpi",
-        network_id=nic.net_id,
-        fixed_ips=[{"ip_address": nic.ip}],
-        security_group_ids=group_ids,
-    )
+    attrs = {
+        "name": f"{server_name}-{nic.name}"[:255],
+        "description": "bosh: pre-created by conformance-openstack-cpi",
+        "network_id": nic.net_id,
+        "fixed_ips": [{"ip_address": nic.ip}],
+    }
+    if group_ids:  # none given: leave Neutron's default group on the port
+        attrs["security_group_ids"] = group_ids
+    port = conn.network.create_port(**attrs)
     LOG.info("Port %s (mac %s) for network `%s'", port.id, port.mac_address, nic.name)
     return port
 

@@ -173,7 +173,11 @@ def create_vm(call, agent_id, stemcell_cid, cloud_properties, network_spec, disk
         created.fip_id = ports.associate_vip(conn, plan, network_spec, server)
     except Exception as exc:
         LOG.warning("create_vm failed, removing what it made: %s", exc)
-        failure = _failure(call, exc, created, plan)
+        try:
+            failure = _failure(call, exc, created, plan)
+        except Exception as inner:  # classifying must never skip the undo
+            LOG.warning("could not classify the failure: %s", inner)
+            failure = VMCreationFailed(f"{type(exc).__name__}: {exc}") if created.server_id else CloudError(str(exc))
         problems = _undo(call, created)
         if problems:
             failure.message += "; cleanup problems: " + "; ".join(problems)

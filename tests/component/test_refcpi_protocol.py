@@ -36,8 +36,16 @@ def cpi_command() -> list[str]:
 
 
 def write_config(tmp_path, auth_url="http://127.0.0.1:9/v3", **extra) -> str:
-    openstack = {"auth_url": auth_url, "username": "admin", "api_key": SECRET, "project": "demo",
-                 "domain": "Default", "state_timeout": 5, "wait_resource_poll_interval": 1, **extra}
+    openstack = {
+        "auth_url": auth_url,
+        "username": "admin",
+        "api_key": SECRET,
+        "project": "demo",
+        "domain": "Default",
+        "state_timeout": 5,
+        "wait_resource_poll_interval": 1,
+        **extra,
+    }
     path = tmp_path / "cpi.json"
     path.write_text(json.dumps({"cloud": {"plugin": "openstack", "properties": {"openstack": openstack}}}))
     return str(path)
@@ -48,7 +56,10 @@ def run_cpi(config_path, stdin, *extra_args):
     env = {"PATH": os.environ["PATH"], "TMPDIR": os.environ.get("TMPDIR", "/tmp")}
     proc = subprocess.run(
         [*cpi_command(), *([config_path] if config_path else []), *extra_args],
-        input=stdin if isinstance(stdin, bytes) else stdin.encode(), capture_output=True, env=env, timeout=60,
+        input=stdin if isinstance(stdin, bytes) else stdin.encode(),
+        capture_output=True,
+        env=env,
+        timeout=60,
     )
     out, err = proc.stdout.decode(), proc.stderr.decode()
     assert SECRET not in out and SECRET not in err, "a configured secret leaked"
@@ -70,8 +81,13 @@ def test_info_answers_v2_and_the_stemcell_formats_quickly(tmp_path):
         response, _out, _err = run_cpi(config, request("info"))
         durations.append(time.monotonic() - started)
     assert response.error is None
-    assert response.result == {"api_version": 2, "stemcell_formats": ["openstack-raw", "openstack-qcow2", "openstack-light"]}
-    print(f"\ninfo latency over 5 runs: median {statistics.median(durations) * 1000:.0f} ms, max {max(durations) * 1000:.0f} ms")
+    assert response.result == {
+        "api_version": 2,
+        "stemcell_formats": ["openstack-raw", "openstack-qcow2", "openstack-light"],
+    }
+    print(
+        f"\ninfo latency over 5 runs: median {statistics.median(durations) * 1000:.0f} ms, max {max(durations) * 1000:.0f} ms"
+    )
 
 
 @pytest.mark.parametrize(
@@ -79,8 +95,13 @@ def test_info_answers_v2_and_the_stemcell_formats_quickly(tmp_path):
     [
         ("not json", "InvalidCall", "not JSON"),
         (json.dumps({"method": "info", "arguments": []}), "InvalidCall", "director_uuid"),
-        (json.dumps({"method": "info", "arguments": [], "context": {"director_uuid": "d"}, "api_version": "2"}),
-         "InvalidCall", "api_version"),
+        (
+            json.dumps(
+                {"method": "info", "arguments": [], "context": {"director_uuid": "d"}, "api_version": "2"}
+            ),
+            "InvalidCall",
+            "api_version",
+        ),
         (request("make_coffee"), "Bosh::Clouds::NotImplemented", "Method is not known"),
         (request("update_disk", "d", 2048, {}), "Bosh::Clouds::NotImplemented", "update_disk"),
         (request("has_vm"), "InvalidCall", "wrong number of arguments"),
@@ -95,7 +116,10 @@ def test_bad_requests_get_typed_errors(tmp_path, stdin, error_type, message):
 
 def test_config_problems_are_cloud_errors_naming_the_key(tmp_path):
     response, _out, _err = run_cpi(str(tmp_path / "absent.json"), request("has_vm", "x"))
-    assert (response.error.type, "no such file" in response.error.message) == ("Bosh::Clouds::CloudError", True)
+    assert (response.error.type, "no such file" in response.error.message) == (
+        "Bosh::Clouds::CloudError",
+        True,
+    )
     bad = tmp_path / "bad.json"
     bad.write_text("{")
     response, _out, _err = run_cpi(str(bad), request("has_vm", "x"))
@@ -114,7 +138,9 @@ def test_several_manual_networks_with_dhcp_are_refused_before_any_api_call(tmp_p
     stdin = request("create_vm", "agent", "stemcell", {"instance_type": "m1"}, nets, [], {}, api_version=2)
     response, _out, _err = run_cpi(write_config(tmp_path, use_dhcp=True, config_drive="cdrom"), stdin)
     assert response.error.type == "Bosh::Clouds::CloudError"
-    assert "Multiple manual networks can only be used with 'openstack.use_dhcp=false'" in response.error.message
+    assert (
+        "Multiple manual networks can only be used with 'openstack.use_dhcp=false'" in response.error.message
+    )
 
 
 class _LeakyKeystone(http.server.BaseHTTPRequestHandler):
@@ -122,9 +148,18 @@ class _LeakyKeystone(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802 (http.server naming)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
-        password = body.get("auth", {}).get("identity", {}).get("password", {}).get("user", {}).get("password")
-        payload = json.dumps({"error": {"code": 401, "title": "Unauthorized",
-                                        "message": f"wrong password {password} for admin"}}).encode()
+        password = (
+            body.get("auth", {}).get("identity", {}).get("password", {}).get("user", {}).get("password")
+        )
+        payload = json.dumps(
+            {
+                "error": {
+                    "code": 401,
+                    "title": "Unauthorized",
+                    "message": f"wrong password {password} for admin",
+                }
+            }
+        ).encode()
         self.send_response(401)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))

@@ -12,13 +12,23 @@ from conformance.refcpi.errors import CloudError
 pytestmark = pytest.mark.unit
 
 OPENSTACK = {
-    "auth_url": "http://127.0.0.1:9/v3", "username": "admin", "api_key": "pw-123456",
-    "project": "demo", "domain": "Default", "default_key_name": "k", "state_timeout": 60,
+    "auth_url": "http://127.0.0.1:9/v3",
+    "username": "admin",
+    "api_key": "pw-123456",
+    "project": "demo",
+    "domain": "Default",
+    "default_key_name": "k",
+    "state_timeout": 60,
 }
 
 
 def write(tmp_path, openstack=None, **properties):
-    doc = {"cloud": {"plugin": "openstack", "properties": {"openstack": openstack or dict(OPENSTACK), **properties}}}
+    doc = {
+        "cloud": {
+            "plugin": "openstack",
+            "properties": {"openstack": openstack or dict(OPENSTACK), **properties},
+        }
+    }
     path = tmp_path / "cpi.json"
     path.write_text(json.dumps(doc))
     return str(path)
@@ -31,8 +41,13 @@ def test_valid_config_with_defaults(tmp_path):
 
 
 def test_context_is_merged_over_openstack_except_director_fields(tmp_path):
-    context = {"director_uuid": "d", "request_id": "r", "vm": {"stemcell": {"api_version": 2}},
-               "use_dhcp": False, "config_drive": "cdrom"}
+    context = {
+        "director_uuid": "d",
+        "request_id": "r",
+        "vm": {"stemcell": {"api_version": 2}},
+        "use_dhcp": False,
+        "config_drive": "cdrom",
+    }
     cfg = config.load(write(tmp_path), context)
     assert (cfg.use_dhcp, cfg.config_drive, cfg.stemcell_api_version) == (False, "cdrom", 2)
     assert "director_uuid" not in cfg.openstack and "vm" not in cfg.openstack

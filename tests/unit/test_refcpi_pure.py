@@ -15,18 +15,32 @@ from conformance.refcpi.logs import REDACTED, CaptureHandler, Scrubber
 pytestmark = pytest.mark.unit
 
 NET_A = {
-    "type": "manual", "ip": "10.0.1.10", "netmask": "255.255.255.0", "gateway": "10.0.1.1",
-    "dns": ["10.0.1.2"], "default": ["dns", "gateway"], "cloud_properties": {"net_id": "net-a"},
+    "type": "manual",
+    "ip": "10.0.1.10",
+    "netmask": "255.255.255.0",
+    "gateway": "10.0.1.1",
+    "dns": ["10.0.1.2"],
+    "default": ["dns", "gateway"],
+    "cloud_properties": {"net_id": "net-a"},
 }
-NET_B = {"type": "manual", "ip": "10.0.2.10", "netmask": "255.255.255.0", "cloud_properties": {"net_id": "net-b"}}
+NET_B = {
+    "type": "manual",
+    "ip": "10.0.2.10",
+    "netmask": "255.255.255.0",
+    "cloud_properties": {"net_id": "net-b"},
+}
 VIP = {"type": "vip", "ip": "172.24.4.20", "cloud_properties": {}}
 
 
 def test_agent_settings_match_the_official_registryless_shape():
     nets = settings.agent_networks({"a": NET_A, "pub": VIP}, use_dhcp=False, macs={"a": "fa:16:3e:00:00:01"})
     got = settings.agent_settings(
-        server_name="vm-1", agent_id="agent-1", networks=nets, env={"bosh": {"group": "g"}},
-        has_ephemeral=False, agent={"mbus": "nats://m", "ntp": ["10.0.0.1"]},
+        server_name="vm-1",
+        agent_id="agent-1",
+        networks=nets,
+        env={"bosh": {"group": "g"}},
+        has_ephemeral=False,
+        agent={"mbus": "nats://m", "ntp": ["10.0.0.1"]},
     )
     assert got["server"] == {"name": "vm-1"} and got["vm"] == {"name": "vm-1"}
     assert got["agent_id"] == "agent-1"
@@ -40,7 +54,9 @@ def test_agent_settings_match_the_official_registryless_shape():
 
 
 def test_ephemeral_disk_hint_follows_the_flavor():
-    got = settings.agent_settings(server_name="s", agent_id="a", networks={}, env=None, has_ephemeral=True, agent={})
+    got = settings.agent_settings(
+        server_name="s", agent_id="a", networks={}, env=None, has_ephemeral=True, agent={}
+    )
     assert got["disks"]["ephemeral"] == "/dev/sdb" and "env" not in got and "dns" not in got
 
 
@@ -102,7 +118,9 @@ def test_flavor_choice_is_the_smallest_that_fits(req, expected):
 
 
 def test_flavor_without_3gib_root_gets_a_root_disk_size_when_booting_from_volume():
-    got = flavors.select({"cpu": 1, "ram": 256, "ephemeral_disk_size": 2048}, FLAVORS[:1], boot_from_volume=True)
+    got = flavors.select(
+        {"cpu": 1, "ram": 256, "ephemeral_disk_size": 2048}, FLAVORS[:1], boot_from_volume=True
+    )
     assert got == {"instance_type": "tiny", "root_disk": {"size": 5.0}}
 
 
@@ -115,7 +133,9 @@ def test_no_fitting_flavor_lists_the_flavors():
 
 def test_device_names_skip_taken_letters_in_any_spelling():
     assert flavors.first_device_letter(flavors.FlavorInfo("f", 1, 1024, 3), "cdrom") == "b"
-    assert flavors.first_device_letter(flavors.FlavorInfo("f", 1, 1024, 3, ephemeral=4, swap=512), "disk") == "e"
+    assert (
+        flavors.first_device_letter(flavors.FlavorInfo("f", 1, 1024, 3, ephemeral=4, swap=512), "disk") == "e"
+    )
     assert flavors.device_name(["/dev/vda", "/dev/vdb", "/dev/xvdc"], "b") == "/dev/sdd"
     assert flavors.device_name([f"/dev/sd{chr(c)}" for c in range(98, 123)], "b") is None
 
@@ -163,4 +183,6 @@ def test_refcpi_imports_only_openstacksdk_stdlib_and_the_wire_types():
                 names = [node.module]
             for name in names:
                 top = name.split(".")[0]
-                assert name.startswith(ALLOWED_PREFIXES) or top in sys.stdlib_module_names, f"{path.name}: {name}"
+                assert name.startswith(ALLOWED_PREFIXES) or top in sys.stdlib_module_names, (
+                    f"{path.name}: {name}"
+                )
