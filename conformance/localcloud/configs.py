@@ -8,7 +8,12 @@ experimental in Zed, VXLAN underlay on br-vx, the external flat network on br-ex
 from __future__ import annotations
 
 from conformance.localcloud.config import (
-    BR_EX, BR_VX_IP, CEPH_POOL, HOST_IP, KEYSTONE_ROOT, REGION,
+    BR_EX,
+    BR_VX_IP,
+    CEPH_POOL,
+    HOST_IP,
+    KEYSTONE_ROOT,
+    REGION,
 )  # fmt: skip
 from conformance.localcloud.passwords import Passwords
 

@@ -49,6 +49,9 @@ class Context:
             )  # fmt: skip
         return self._admin
 
+    def reset_connection(self) -> None:
+        self._admin = None
+
     def configure(self, path: str, settings: dict, drop_sections: Iterable[str] = ()) -> bool:
         """Merge ``settings`` into an oslo.config file; keep the package's original once."""
         return keep_original(Path(path), lambda p: ini.merge_ini(p, settings, drop_sections))
@@ -56,10 +59,11 @@ class Context:
     def configure_uwsgi(self, path: str, options: dict, append: Iterable[str]) -> bool:
         return keep_original(Path(path), lambda p: ini.edit_uwsgi(p, options, append))
 
-    def ensure_running(self, daemon: Daemon, restart: bool = False) -> str:
-        """Start ``daemon`` unless it runs; restart it when ``restart``; wait for its port."""
+    def ensure_running(self, daemon: Daemon) -> str:
+        """Start ``daemon`` unless it runs; restart it when a config file changed since it started;
+        wait for its port."""
         state = "running"
-        if restart and daemons.running(self.layout, daemon):
+        if daemons.running(self.layout, daemon) and daemons.stale(self.layout, daemon):
             daemons.stop(self.layout, daemon)
             state = "restarted"
         if daemons.start(self.layout, daemon):
@@ -81,8 +85,9 @@ class Context:
         except ConformanceError as exc:
             raise StepFailed(str(exc), self.layout.log(daemon.name)) from exc
 
-    def ensure_all(self, group: Iterable[Daemon], restart: bool) -> list[str]:
-        return [f"{d.name} {s}" for d in group if (s := self.ensure_running(d, restart)) != "running"]
+    def ensure_all(self, group: Iterable[Daemon]) -> list[str]:
+        """Start/restart a group; returns notes for the ones that were not simply running."""
+        return [f"{d.name} {s}" for d in group if (s := self.ensure_running(d)) != "running"]
 
 
 def keep_original(path: Path, edit: Callable[[Path], bool]) -> bool:

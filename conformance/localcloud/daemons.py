@@ -10,7 +10,6 @@ Stopping signals the daemon's process group (its session: uwsgi workers, privsep
 from __future__ import annotations
 
 import os
-import pwd
 import signal
 import subprocess
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 from conformance.errors import WaitTimeout
 from conformance.localcloud.config import DAEMON_STOP_TIMEOUT, POLL
 from conformance.localcloud.layout import Layout
+from conformance.localcloud.procs import user_groups
 from conformance.waiting import wait_for
 
 
@@ -31,6 +31,16 @@ class Daemon:
     env: dict[str, str] = field(default_factory=dict)
     stop_signal: int = signal.SIGTERM
     port: int | None = None  # answers on 127.0.0.1:<port> once ready
+    watch: tuple[str, ...] = ()  # config files: newer than the pid file means restart
+
+
+def stale(layout: Layout, daemon: Daemon) -> list[str]:
+    """Config files changed since the daemon was started (its pid file was written)."""
+    try:
+        started = layout.pidfile(daemon.name).stat().st_mtime
+    except FileNotFoundError:
+        return []
+    return [f for f in daemon.watch if Path(f).exists() and Path(f).stat().st_mtime > started]
 
 
 def start_time(pid: int) -> str | None:
@@ -73,18 +83,10 @@ def start(layout: Layout, daemon: Daemon) -> bool:
         proc = subprocess.Popen(
             list(daemon.argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             cwd=daemon.cwd, env=env, start_new_session=True, close_fds=True,
-            user=daemon.user, group=daemon.user, extra_groups=groups(daemon.user),
+            user=daemon.user, group=daemon.user, extra_groups=user_groups(daemon.user),
         )  # fmt: skip
     write_pidfile(layout.pidfile(daemon.name), proc.pid)
     return True
-
-
-def groups(user: str | None) -> list[int] | None:
-    """The user's own supplementary groups (nova must be in libvirt), never root's."""
-    if user is None:
-        return None
-    entry = pwd.getpwnam(user)
-    return os.getgrouplist(user, entry.pw_gid)
 
 
 def exited_early(layout: Layout, daemon: Daemon) -> str | bool:

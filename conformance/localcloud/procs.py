@@ -6,6 +6,8 @@ Commands never print to the terminal: the progress line is the runner's job, the
 
 from __future__ import annotations
 
+import os
+import pwd
 import shlex
 import subprocess
 import time
@@ -49,7 +51,8 @@ class Runner:
         started = time.monotonic()
         proc = subprocess.run(
             list(argv), input=input, capture_output=True, text=True, timeout=timeout,
-            user=user, env=env, stdin=None if input is not None else subprocess.DEVNULL,
+            user=user, group=user, extra_groups=user_groups(user), env=env,
+            stdin=None if input is not None else subprocess.DEVNULL,
         )  # fmt: skip
         output = self.redact((proc.stdout or "") + (proc.stderr or ""))
         self._append(f"$ {shown}\n{output}[exit {proc.returncode}, {time.monotonic() - started:.1f}s]\n")
@@ -68,6 +71,13 @@ class Runner:
         if self.log is not None:
             with open(self.log, "a") as fh:
                 fh.write(text)
+
+
+def user_groups(user: str | None) -> list[int] | None:
+    """The user's own supplementary groups (nova must be in libvirt), never root's."""
+    if user is None:
+        return None
+    return os.getgrouplist(user, pwd.getpwnam(user).pw_gid)
 
 
 def tail(text: str, lines: int = 25) -> str:

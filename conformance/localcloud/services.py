@@ -15,23 +15,29 @@ from conformance.localcloud.daemons import Daemon
 UWSGI = "/usr/bin/uwsgi_python311"
 
 
-def uwsgi(name: str, port: int, ini: str, user: str, pyargv: str | None = None) -> Daemon:
+def uwsgi(name: str, port: int, ini: str, user: str, *configs: str, pyargv: str | None = None) -> Daemon:
+    """An API under uwsgi; ``configs`` are the oslo files its app reads (restart when they change)."""
     argv = [UWSGI, "--http-socket", f"127.0.0.1:{port}", "--ini", ini]
     if pyargv:
         argv += ["--pyargv", pyargv]
-    return Daemon(name, tuple(argv), user=user, cwd=f"/var/lib/{user}", stop_signal=signal.SIGINT, port=port)
+    return Daemon(name, tuple(argv), user=user, cwd=f"/var/lib/{user}", stop_signal=signal.SIGINT,
+                  port=port, watch=(ini, *configs))  # fmt: skip
 
 
 def oslo(name: str, user: str, *config_files: str, port: int | None = None, tmp: bool = False) -> Daemon:
     argv = [f"/usr/bin/{name}"] + [f"--config-file={c}" for c in config_files]
     env = {"TMPDIR": f"/var/lib/{user}/tmp"} if tmp else {}
-    return Daemon(name, tuple(argv), user=user, cwd=f"/var/lib/{user}", env=env, port=port)
+    return Daemon(name, tuple(argv), user=user, cwd=f"/var/lib/{user}", env=env, port=port,
+                  watch=config_files)  # fmt: skip
 
 
 NEUTRON = "/etc/neutron/neutron.conf"
 ML2 = "/etc/neutron/plugins/ml2/ml2_conf.ini"
 
-MARIADB = Daemon("mariadb", ("/usr/sbin/mariadbd",), user="mysql", cwd="/var/lib/mysql", port=PORTS["mariadb"])
+MARIADB = Daemon(
+    "mariadb", ("/usr/sbin/mariadbd",), user="mysql", cwd="/var/lib/mysql", port=PORTS["mariadb"],
+    watch=("/etc/mysql/mariadb.conf.d/99-cpi-conformance.cnf",),
+)
 EPMD = Daemon("epmd", ("/usr/bin/epmd", "-address", "127.0.0.1"), user="rabbitmq", cwd="/var/lib/rabbitmq")
 RABBITMQ = Daemon(
     "rabbitmq", ("/usr/lib/rabbitmq/bin/rabbitmq-server",), user="rabbitmq", cwd="/var/lib/rabbitmq",
@@ -42,21 +48,28 @@ MEMCACHED = Daemon(
     user="memcache", port=PORTS["memcached"],
 )  # fmt: skip
 
-KEYSTONE = uwsgi("keystone", PORTS["keystone"], "/etc/keystone/keystone-uwsgi.ini", "keystone")
+KEYSTONE = uwsgi(
+    "keystone", PORTS["keystone"], "/etc/keystone/keystone-uwsgi.ini", "keystone", "/etc/keystone/keystone.conf"
+)
 GLANCE = oslo("glance-api", "glance", "/etc/glance/glance-api.conf", port=PORTS["glance"])
-PLACEMENT = uwsgi("placement-api", PORTS["placement"], "/etc/placement/placement-api-uwsgi.ini", "placement")
+PLACEMENT = uwsgi(
+    "placement-api", PORTS["placement"], "/etc/placement/placement-api-uwsgi.ini", "placement",
+    "/etc/placement/placement.conf",
+)  # fmt: skip
 
-NOVA_API = uwsgi("nova-api", PORTS["nova"], "/etc/nova/nova-api-uwsgi.ini", "nova")
-NOVA_METADATA = uwsgi("nova-api-metadata", 8775, "/etc/nova/nova-api-metadata-uwsgi.ini", "nova")
+NOVA_API = uwsgi("nova-api", PORTS["nova"], "/etc/nova/nova-api-uwsgi.ini", "nova", "/etc/nova/nova.conf")
+NOVA_METADATA = uwsgi(
+    "nova-api-metadata", 8775, "/etc/nova/nova-api-metadata-uwsgi.ini", "nova", "/etc/nova/nova.conf"
+)
 NOVA_CONDUCTOR = oslo("nova-conductor", "nova", "/etc/nova/nova.conf")
 NOVA_SCHEDULER = oslo("nova-scheduler", "nova", "/etc/nova/nova.conf")
 NOVA_COMPUTE = oslo("nova-compute", "nova", "/etc/nova/nova.conf", "/etc/nova/nova-compute.conf")
 
 VIRTLOGD = Daemon("virtlogd", ("/usr/sbin/virtlogd",))
-LIBVIRTD = Daemon("libvirtd", ("/usr/sbin/libvirtd",))
+LIBVIRTD = Daemon("libvirtd", ("/usr/sbin/libvirtd",), watch=("/etc/libvirt/libvirtd.conf",))
 
 NEUTRON_API = uwsgi(
-    "neutron-api", PORTS["neutron"], "/etc/neutron/neutron-api-uwsgi.ini", "neutron",
+    "neutron-api", PORTS["neutron"], "/etc/neutron/neutron-api-uwsgi.ini", "neutron", NEUTRON, ML2,
     pyargv=f"--config-dir=/etc/neutron/server.conf.d --config-file={NEUTRON} --config-file={ML2}",
 )  # fmt: skip
 NEUTRON_RPC = oslo("neutron-rpc-server", "neutron", NEUTRON, ML2, tmp=True)
@@ -67,10 +80,13 @@ NEUTRON_DHCP = oslo("neutron-dhcp-agent", "neutron", NEUTRON, "/etc/neutron/dhcp
 NEUTRON_L3 = oslo("neutron-l3-agent", "neutron", NEUTRON, "/etc/neutron/l3_agent.ini")
 NEUTRON_METADATA = oslo("neutron-metadata-agent", "neutron", NEUTRON, "/etc/neutron/metadata_agent.ini")
 
-CEPH_MON = Daemon("ceph-mon", ("/usr/bin/ceph-mon", "-f", "-i", CEPH_MON_ID), port=PORTS["ceph-mon"])
-CEPH_OSD = Daemon("ceph-osd", ("/usr/bin/ceph-osd", "-f", "-i", "0"))
+CEPH_CONF = "/etc/ceph/ceph.conf"
+CEPH_MON = Daemon("ceph-mon", ("/usr/bin/ceph-mon", "-f", "-i", CEPH_MON_ID), port=PORTS["ceph-mon"], watch=(CEPH_CONF,))
+CEPH_OSD = Daemon("ceph-osd", ("/usr/bin/ceph-osd", "-f", "-i", "0"), watch=(CEPH_CONF,))
 
-CINDER_API = uwsgi("cinder-api", PORTS["cinder"], "/etc/cinder/cinder-api-uwsgi.ini", "cinder")
+CINDER_API = uwsgi(
+    "cinder-api", PORTS["cinder"], "/etc/cinder/cinder-api-uwsgi.ini", "cinder", "/etc/cinder/cinder.conf"
+)
 CINDER_SCHEDULER = oslo("cinder-scheduler", "cinder", "/etc/cinder/cinder.conf")
 CINDER_VOLUME = oslo("cinder-volume", "cinder", "/etc/cinder/cinder.conf")
 

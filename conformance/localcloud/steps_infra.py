@@ -32,14 +32,14 @@ def step_hostnet(ctx: Context) -> str:
 
 
 def step_mariadb(ctx: Context) -> str:
-    changed = ctx.configure(str(MARIADB_CNF), MARIADB_SETTINGS)
+    ctx.configure(str(MARIADB_CNF), MARIADB_SETTINGS)
     if not Path("/var/lib/mysql/mysql").is_dir():  # purged: a fresh data directory
         ctx.runner.run(["mariadb-install-db", "--user=mysql", "--datadir=/var/lib/mysql",
                         "--auth-root-authentication-method=socket"])  # fmt: skip
     run_dir = Path("/run/mysqld")
     run_dir.mkdir(exist_ok=True)
     shutil.chown(run_dir, "mysql", "mysql")
-    done = ctx.ensure_running(services.MARIADB, restart=changed)
+    done = ctx.ensure_running(services.MARIADB)
     ctx.runner.run(["mysql", "-u", "root"], input=databases_sql(ctx))
     return f"mariadb {done}"
 
