@@ -41,6 +41,9 @@ def pytest_configure(config):
         state = session.configure(config)
         config.stash[session.STATE] = state
         config.pluginmanager.register(session.FixturesPlugin(state), "conformance-fixtures")
+        from conformance.fixtures import LabFixtures
+
+        config.pluginmanager.register(LabFixtures(state), "conformance-lab")
 
 
 def pytest_configure_node(node):

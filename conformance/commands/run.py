@@ -41,6 +41,8 @@ def pytest_argv(args, run_id: str, profile_path: str) -> list[str]:
     for flag, value in (("-n", args.numprocesses), ("-k", args.keyword), ("-m", args.markexpr)):
         if value:
             argv += [flag, value]
+    if args.numprocesses:
+        argv += ["--dist", "loadscope"]  # a module's tests stay on one worker: its shared VMs boot once
     if args.keep_on_failure:
         argv.append("--keep-on-failure")
     if args.certify:

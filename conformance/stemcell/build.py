@@ -55,10 +55,12 @@ def ensure_stemcell(cache_dir: Path | None = None, force: bool = False, progress
             return final
         _sweep_killed_builds(final.parent, progress)
         work = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
+        started = time.monotonic()
         try:
             _build(work, final, progress)
         finally:
             _remove_work_dir(work)
+        progress(f"stemcell ready after {time.monotonic() - started:.0f}s (work directory removed): {final}")
     return final
 
 

@@ -15,7 +15,7 @@ from conformance.stemcell.rootfs import ROOT_LABEL, kernel_version
 SECTOR = 512
 START_SECTOR = 2048
 MBR_CODE_BYTES = 440
-KERNEL_ARGS = f"root=LABEL={ROOT_LABEL} ro console=tty0 console=ttyS0,115200n8 quiet"
+KERNEL_ARGS = f"root=LABEL={ROOT_LABEL} ro console=tty0 console=ttyS0,115200n8 quiet fsck.mode=skip"
 
 
 def extlinux_conf(kernel: str) -> str:

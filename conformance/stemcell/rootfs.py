@@ -69,9 +69,10 @@ def configure(runner: Runner, target: Path) -> None:
 def _install_agent(target: Path) -> None:
     files = recipe.FILES_DIR
     _put(target / "usr/local/sbin/conformance-agent", files / "conformance-agent", 0o755)
-    _put(target / "etc/systemd/system/conformance-agent.service", files / "conformance-agent.service")
+    for unit in ("conformance-agent.service", "conformance-hostkey.service"):
+        _put(target / "etc/systemd/system" / unit, files / unit)
+        _enable(target, unit, "multi-user.target")
     _put(target / "etc/dhcp/dhclient-enter-hooks.d/conformance", files / "dhclient-enter-hook")
-    _enable(target, "conformance-agent.service", "multi-user.target")
     for unit in MASKED_UNITS:
         _mask(target, unit)
 
@@ -89,15 +90,16 @@ def _create_vcap(runner: Runner, target: Path) -> None:
 
 
 def _configure_ssh(target: Path) -> None:
-    """Host keys are per VM (made by the agent at first boot), never baked into the image."""
+    """Host keys are per VM (conformance-hostkey.service at first boot), never baked into the image."""
     for key in (target / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
     _put(target / "etc/ssh/sshd_config.d/conformance.conf", recipe.FILES_DIR / "sshd-conformance.conf")
 
 
 def _configure_boot(runner: Runner, target: Path) -> None:
-    (target / "etc/fstab").write_text(f"LABEL={ROOT_LABEL} / ext4 defaults,noatime,errors=remount-ro 0 1\n")
+    (target / "etc/fstab").write_text(f"LABEL={ROOT_LABEL} / ext4 defaults,noatime,errors=remount-ro 0 0\n")
     (target / "etc/hostname").write_text("stemcell\n")
+    (target / "etc/hosts").write_text("127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n")
     conf = target / "etc/initramfs-tools"
     (conf / "conf.d/conformance").write_text("MODULES=list\nRESUME=none\n")
     (conf / "modules").write_text("\n".join(INITRAMFS_MODULES) + "\n")

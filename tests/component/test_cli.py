@@ -96,7 +96,7 @@ def test_unknown_json_arguments_are_a_usage_error():
 
 
 def test_run_against_the_fake_cpi_writes_the_report_folder(tmp_path):
-    done = conformance("run", "--profile", FAKE_PROFILE, "--report-dir", tmp_path)
+    done = conformance("run", "--profile", FAKE_PROFILE, "--report-dir", tmp_path, "-k", "info or unknown_method")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (run_dir,) = tmp_path.iterdir()
     assert (run_dir / "junit.xml").is_file() and (run_dir / "allure-results").is_dir()

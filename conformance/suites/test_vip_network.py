@@ -1,0 +1,42 @@
+"""VIP networks: the requested floating IP is associated, answers from the runner, and is let go."""
+
+import pytest
+
+from conformance import netcheck
+
+pytestmark = [pytest.mark.capability("network_vip"), pytest.mark.slow]
+
+
+@pytest.mark.case("9bcedbbd-25ac-43fd-8530-ddf07c7d029f")
+@pytest.mark.requires("vip_network")
+def test_floating_ip_is_associated_and_answers_ping_and_ssh(cloud, ssh, shared_vm, profile):
+    """A vip network MUST associate the requested floating IP with the VM's port, and the VM MUST
+    answer ping and SSH through it from the test runner.
+
+    Steps: look the floating IP up in Neutron; check its port is one of the VM's; ping it from the
+    runner; SSH in through it and read the hostname.
+    """
+    ports = {p.id for p in cloud.ports_of(shared_vm.cid)}
+    fip = cloud.wait_for_floating_ip(shared_vm.floating_ip, port_ids=ports, timeout=profile.timeouts.floating_ip)
+    assert fip.port_id in ports
+    assert netcheck.ping(shared_vm.floating_ip, timeout=profile.timeouts.ssh_command), (
+        f"ping {shared_vm.floating_ip} from the runner")
+    with ssh(shared_vm, host=shared_vm.floating_ip) as guest:
+        assert guest.hostname(), "hostname over SSH through the floating IP"
+
+
+@pytest.mark.case("3d328328-9cc3-4077-a273-376ff24cb6dc")
+@pytest.mark.requires("vip_network")
+def test_floating_ip_is_let_go_when_the_vm_is_deleted(cpi, cloud, create_vm, profile):
+    """delete_vm MUST disassociate the VM's floating IP (which stays allocated to the project: the
+    CPI never releases floating IPs), leaving no port behind.
+
+    Steps: boot a VM with a vip network; delete_vm; the floating IP exists with no port.
+    """
+    vm = create_vm(vip=True)
+    ports = {p.id for p in cloud.ports_of(vm.cid)}
+    cloud.wait_for_floating_ip(vm.floating_ip, port_ids=ports, timeout=profile.timeouts.floating_ip)
+    cpi.delete_vm(vm.cid)
+    cloud.wait_for_server_gone(vm.cid, timeout=profile.timeouts.vm_delete)
+    fip = cloud.wait_for_floating_ip(vm.floating_ip, port_ids=None, timeout=profile.timeouts.floating_ip)
+    assert fip.port_id is None, f"floating IP {vm.floating_ip} still on port {fip.port_id}"
