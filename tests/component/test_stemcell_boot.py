@@ -48,13 +48,24 @@ def _settings(agent_id: str) -> dict:
         "vm": {"name": f"vm-{agent_id}"},
         "networks": {
             "first": {
-                "type": "manual", "ip": "10.0.2.15", "netmask": "255.255.255.0",
-                "gateway": "10.0.2.2", "dns": ["10.0.2.3"], "default": ["dns", "gateway"],
-                "mac": MAC_A, "use_dhcp": False, "cloud_properties": {},
+                "type": "manual",
+                "ip": "10.0.2.15",
+                "netmask": "255.255.255.0",
+                "gateway": "10.0.2.2",
+                "dns": ["10.0.2.3"],
+                "default": ["dns", "gateway"],
+                "mac": MAC_A,
+                "use_dhcp": False,
+                "cloud_properties": {},
             },
             "second": {
-                "type": "manual", "ip": "10.0.3.20", "netmask": "255.255.255.0",
-                "gateway": "10.0.3.2", "dns": [], "mac": MAC_B, "use_dhcp": False,
+                "type": "manual",
+                "ip": "10.0.3.20",
+                "netmask": "255.255.255.0",
+                "gateway": "10.0.3.2",
+                "dns": [],
+                "mac": MAC_B,
+                "use_dhcp": False,
                 "cloud_properties": {},
             },
         },
@@ -63,16 +74,24 @@ def _settings(agent_id: str) -> dict:
     }
 
 
-def _config_drive(dest: Path, agent_id: str, public_key: str) -> dict[str, bytes]:
-    """An OpenStack config drive as Nova writes it (openstack/ and ec2/ views); returns its files."""
+def _config_drive(dest: Path, fmt: str, agent_id: str, public_key: str) -> dict[str, bytes]:
+    """An OpenStack config drive as Nova writes it (openstack/ and ec2/ views, iso9660 or vfat,
+    label config-2) at dest/config.<fmt>; returns its files."""
     user_data = json.dumps(_settings(agent_id)).encode()
     files = {
         "openstack/latest/meta_data.json": json.dumps(
-            {"uuid": agent_id, "name": f"vm-{agent_id}", "hostname": "from-metadata",
-             "public_keys": {"conformance": public_key}, "meta": {"role": "test"}}
+            {
+                "uuid": agent_id,
+                "name": f"vm-{agent_id}",
+                "hostname": "from-metadata",
+                "public_keys": {"conformance": public_key},
+                "meta": {"role": "test"},
+            }
         ).encode(),
         "openstack/latest/user_data": user_data,
-        "openstack/latest/network_data.json": json.dumps({"links": [], "networks": [], "services": []}).encode(),
+        "openstack/latest/network_data.json": json.dumps(
+            {"links": [], "networks": [], "services": []}
+        ).encode(),
         "ec2/latest/user-data": user_data,
         "ec2/latest/meta-data.json": json.dumps(
             {"instance-id": agent_id, "public-keys": {"0": {"openssh-key": public_key}}}
@@ -82,10 +101,18 @@ def _config_drive(dest: Path, agent_id: str, public_key: str) -> dict[str, bytes
     for name, data in files.items():
         (tree / name).parent.mkdir(parents=True, exist_ok=True)
         (tree / name).write_bytes(data)
-    subprocess.run(
-        ["genisoimage", "-quiet", "-J", "-r", "-V", "config-2", "-o", str(dest / "config.iso"), str(tree)],
-        check=True,
-    )
+    image = dest / f"config.{fmt}"
+    if fmt == "iso9660":
+        subprocess.run(
+            ["genisoimage", "-quiet", "-J", "-r", "-V", "config-2", "-o", str(image), str(tree)], check=True
+        )
+    else:  # the host kernel has no vfat: mtools writes the file system without mounting it
+        subprocess.run(
+            ["mkfs.vfat", "-n", "config-2", "-C", str(image), "16384"], check=True, capture_output=True
+        )
+        subprocess.run(
+            ["mcopy", "-s", "-i", str(image), str(tree / "openstack"), str(tree / "ec2"), "::/"], check=True
+        )
     return files
 
 
@@ -95,23 +122,52 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_qemu(work: Path, root_img: Path, port: int) -> subprocess.Popen:
+def _config_drive_args(work: Path, fmt: str) -> list[str]:
+    """Nova's two config_drive modes: a cdrom (iso9660) or one more virtio disk (vfat)."""
+    if fmt == "iso9660":
+        return ["-drive", f"file={work / 'config.iso9660'},media=cdrom,if=ide,readonly=on"]
+    return ["-drive", f"file={work / 'config.vfat'},if=virtio,format=raw,readonly=on"]
+
+
+def _start_qemu(work: Path, root_img: Path, port: int, fmt: str) -> subprocess.Popen:
     overlay, blank = work / "overlay.qcow2", work / "persistent.raw"
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(root_img),
-                    str(overlay)], check=True)
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(root_img), str(overlay)],
+        check=True,
+    )
     blank.write_bytes(b"")
     os.truncate(blank, 64 * 2**20)
     return subprocess.Popen(
-        [QEMU, "-accel", "tcg", "-m", "512", "-smp", "1", "-nographic", "-monitor", "none",
-         "-serial", f"file:{work / 'console.log'}",
-         "-drive", f"file={overlay},if=virtio,format=qcow2",
-         "-drive", f"file={blank},if=virtio,format=raw",
-         "-drive", f"file={work / 'config.iso'},media=cdrom,if=ide,readonly=on",
-         "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22",
-         "-device", f"virtio-net-pci,netdev=n0,mac={MAC_A}",
-         "-netdev", "user,id=n1,restrict=on,net=10.0.3.0/24",
-         "-device", f"virtio-net-pci,netdev=n1,mac={MAC_B}"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(work / "qemu.err", "w"),
+        [
+            QEMU,
+            "-accel",
+            "tcg",
+            "-m",
+            "512",
+            "-smp",
+            "1",
+            "-nographic",
+            "-monitor",
+            "none",
+            "-serial",
+            f"file:{work / 'console.log'}",
+            "-drive",
+            f"file={overlay},if=virtio,format=qcow2",
+            "-drive",
+            f"file={blank},if=virtio,format=raw",
+            *_config_drive_args(work, fmt),
+            "-netdev",
+            f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22",
+            "-device",
+            f"virtio-net-pci,netdev=n0,mac={MAC_A}",
+            "-netdev",
+            "user,id=n1,restrict=on,net=10.0.3.0/24",
+            "-device",
+            f"virtio-net-pci,netdev=n1,mac={MAC_B}",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=open(work / "qemu.err", "w"),
     )
 
 
@@ -121,8 +177,17 @@ def _connect(port: int, key: paramiko.PKey, qemu: subprocess.Popen) -> paramiko.
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # a fresh throwaway VM
     try:
-        client.connect("127.0.0.1", port=port, username="vcap", pkey=key, timeout=5,
-                       banner_timeout=10, auth_timeout=10, allow_agent=False, look_for_keys=False)
+        client.connect(
+            "127.0.0.1",
+            port=port,
+            username="vcap",
+            pkey=key,
+            timeout=5,
+            banner_timeout=10,
+            auth_timeout=10,
+            allow_agent=False,
+            look_for_keys=False,
+        )
     except BaseException:
         client.close()
         raise
@@ -137,36 +202,45 @@ def _run(client: paramiko.SSHClient, command: str) -> str:
     return out
 
 
-@pytest.fixture(scope="module")
-def guest(root_img, tmp_path_factory):
+@pytest.fixture(scope="module", params=["iso9660", "vfat"])
+def guest(request, root_img, tmp_path_factory):
     """A booted stemcell VM: (ssh client, the config drive files, agent_id, boot-to-SSH seconds)."""
-    work = tmp_path_factory.mktemp("vm")
+    fmt = request.param
+    if fmt == "vfat" and not (shutil.which("mkfs.vfat") and shutil.which("mcopy")):
+        pytest.skip("a vfat config drive needs mkfs.vfat and mcopy (apt-get install dosfstools mtools)")
+    work = tmp_path_factory.mktemp(f"vm-{fmt}")
     key, agent_id, port = paramiko.RSAKey.generate(2048), str(uuid.uuid4()), _free_port()
-    files = _config_drive(work, agent_id, f"ssh-rsa {key.get_base64()} conformance-test")
+    files = _config_drive(work, fmt, agent_id, f"ssh-rsa {key.get_base64()} conformance-test")
     started = time.monotonic()
-    qemu = _start_qemu(work, root_img, port)
+    qemu = _start_qemu(work, root_img, port, fmt)
     try:
         client = wait_for(
-            lambda: _connect(port, key, qemu), timeout=SSH_READY_TIMEOUT, interval=2,
+            lambda: _connect(port, key, qemu),
+            timeout=SSH_READY_TIMEOUT,
+            interval=2,
             what=f"SSH as vcap on 127.0.0.1:{port}",
             retry_on=(paramiko.SSHException, OSError, EOFError),
         )
         boot_to_ssh = time.monotonic() - started
-        print(f"\nstemcell boot-to-SSH under TCG: {boot_to_ssh:.1f}s")
+        print(f"\nstemcell boot-to-SSH under TCG ({fmt} config drive): {boot_to_ssh:.1f}s")
         yield client, files, agent_id, boot_to_ssh
         client.close()
     finally:
         qemu.kill()
         qemu.wait(timeout=30)
         console = (work / "console.log").read_text(errors="replace")
-        print("agent lines on the console:\n" + "\n".join(
-            line for line in console.splitlines() if "conformance-agent" in line))
+        print(
+            "agent lines on the console:\n"
+            + "\n".join(line for line in console.splitlines() if "conformance-agent" in line)
+        )
 
 
 def _addresses_by_mac(client) -> dict[str, set[str]]:
     links = json.loads(_run(client, "ip -j addr show"))
     return {
-        link["address"]: {f"{a['local']}/{a['prefixlen']}" for a in link["addr_info"] if a["family"] == "inet"}
+        link["address"]: {
+            f"{a['local']}/{a['prefixlen']}" for a in link["addr_info"] if a["family"] == "inet"
+        }
         for link in links
         if link.get("link_type") == "ether"
     }
