@@ -44,6 +44,10 @@ def pytest_configure(config):
         from conformance.fixtures import LabFixtures
 
         config.pluginmanager.register(LabFixtures(state), "conformance-lab")
+        if not hasattr(config, "workerinput"):  # the controller (or a run without xdist) writes results
+            from conformance.reporting import ResultsPlugin
+
+            config.pluginmanager.register(ResultsPlugin(state, config), "conformance-results")
 
 
 def pytest_configure_node(node):

@@ -195,8 +195,9 @@ class FixturesPlugin:
     def pytest_runtest_makereport(self, item, call):
         report = yield
         item.stash.setdefault(OUTCOME, {})[report.when] = report
-        if casing.case_id(item):
+        if casing.case_id(item) and report.when == "setup":
             report.user_properties.append(("case_id", casing.case_id(item)))
+            report.user_properties.append(("capability", capability_of(item)))
         if report.failed:
             records = self.state.records.get(item.nodeid, [])
             if records and report.when == "call" or (records and report.when == "setup"):
@@ -205,6 +206,13 @@ class FixturesPlugin:
                 if logs:
                     report.sections.append(("cpi-log " + report.when, logs))
         return report
+
+
+def capability_of(item) -> str:
+    marker = item.get_closest_marker("capability")
+    if marker and marker.args:
+        return str(marker.args[0])
+    return item.module.__name__.rsplit(".", 1)[-1].removeprefix("test_") if item.module else "other"
 
 
 def _transcript(records) -> str:

@@ -1,0 +1,110 @@
+"""results.json: one machine-readable record per run, from which every report is rendered.
+
+Written by the controlling pytest process at the end of the run, from the test reports it saw
+(xdist workers report to it) and the CPI calls the workers appended to calls.jsonl. Schema:
+conformance/report/results.schema.json (versioned; the project's tests validate real output).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from conformance import __version__
+from conformance.jsonl import read_jsonl
+
+SCHEMA_VERSION = 1
+SUITES = Path(__file__).parent / "suites"
+
+
+class ResultsCollector:
+    """Gathers one entry per test from the reports of setup / call / teardown."""
+
+    def __init__(self):
+        self.started = time.time()
+        self.tests: dict[str, dict[str, Any]] = {}
+
+    def add(self, report, item_info: dict[str, Any] | None = None) -> None:
+        entry = self.tests.setdefault(report.nodeid, {
+            "nodeid": report.nodeid, "name": report.nodeid.split("::")[-1], "outcome": "passed",
+            "duration": 0.0, "case_id": None, "capability": None, "reason": None, "longrepr": None})
+        props = dict(report.user_properties)
+        entry["case_id"] = entry["case_id"] or props.get("case_id")
+        entry["capability"] = entry["capability"] or props.get("capability")
+        entry["duration"] += getattr(report, "duration", 0.0) or 0.0
+        outcome = _outcome(report)
+        if outcome is None:
+            return
+        if outcome in ("failed", "error") or entry["outcome"] == "passed":
+            entry["outcome"] = outcome
+            entry["reason"] = _reason(report, outcome)
+            if outcome in ("failed", "error"):
+                entry["longrepr"] = str(report.longrepr)[-8000:]
+
+
+def _outcome(report) -> str | None:
+    if hasattr(report, "wasxfail"):
+        return "xpassed" if report.passed else "xfailed"
+    if report.skipped:
+        return "skipped"
+    if report.failed:
+        return "failed" if report.when == "call" else "error"
+    return "passed" if report.when == "call" else None
+
+
+def _reason(report, outcome: str) -> str | None:
+    if outcome == "skipped" and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    if outcome in ("xfailed", "xpassed"):
+        return str(getattr(report, "wasxfail", "")) or None
+    if outcome in ("failed", "error"):
+        crash = getattr(report.longrepr, "reprcrash", None)
+        return crash.message[:2000] if crash is not None else str(report.longrepr)[-500:]
+    return None
+
+
+def code_digest() -> str:
+    """SHA-256 over the suite's own code (the suites and the machinery they run on)."""
+    digest = hashlib.sha256()
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def canonical_digest(doc: dict[str, Any]) -> str:
+    body = {k: v for k, v in doc.items() if k != "digest"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def build(*, run_id: str, profile_doc: dict, profile_name: str, release: str, cpi_command: list[str],
+          api_version: int, collector: ResultsCollector, calls_path: Path, fingerprint: dict, certify: bool,
+          selection: dict) -> dict[str, Any]:
+    calls = read_jsonl(calls_path)
+    by_test: dict[str, list] = {}
+    for call in calls:
+        by_test.setdefault(call.get("nodeid", ""), []).append({
+            k: call.get(k) for k in ("method", "request_id", "duration", "outcome", "error_type", "started_at")})
+    info = next((c.get("result") for c in calls if c.get("method") == "info" and c.get("outcome") == "ok"), None)
+    tests = []
+    for entry in collector.tests.values():
+        tests.append({**entry, "cpi_calls": by_test.get(entry["nodeid"], [])})
+    counts: dict[str, int] = {}
+    for t in tests:
+        counts[t["outcome"]] = counts.get(t["outcome"], 0) + 1
+    doc = {
+        "schema_version": SCHEMA_VERSION, "tool": {"name": "cpi-conformance", "version": __version__,
+                                                    "python": platform.python_version(), "code_sha256": code_digest()},
+        "run_id": run_id, "started_at": collector.started, "finished_at": time.time(),
+        "certify": certify, "selection": selection,
+        "profile": {"name": profile_name, "release": release, "redacted": profile_doc},
+        "cpi": {"command": cpi_command, "api_version": api_version, "info": info},
+        "cloud": fingerprint, "summary": counts, "tests": sorted(tests, key=lambda t: t["nodeid"]),
+        "setup_calls": by_test.get("session", []),
+    }
+    doc["digest"] = {"algorithm": "sha256", "canonical": canonical_digest(doc)}
+    return doc
