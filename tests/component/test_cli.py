@@ -111,3 +111,19 @@ def test_run_with_a_broken_profile_exits_2_before_pytest(tmp_path):
     done = conformance("run", "--profile", broken, "--report-dir", tmp_path / "r")
     assert done.returncode == 2 and "expected a mapping at top level" in done.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_run_writes_results_json_that_follows_its_schema(tmp_path):
+    import jsonschema
+
+    from conformance.results import canonical_digest
+
+    done = conformance("run", "--profile", FAKE_PROFILE, "--report-dir", tmp_path, "-k", "info or unknown_method")
+    assert done.returncode == 0, done.stdout[-2000:]
+    (run_dir,) = tmp_path.iterdir()
+    doc = json.loads((run_dir / "results.json").read_text())
+    schema = json.loads((ROOT / "conformance" / "report" / "results.schema.json").read_text())
+    jsonschema.validate(doc, schema)
+    assert doc["summary"] == {"passed": 3} and doc["cpi"]["info"]["api_version"] == 2
+    assert all(t["case_id"] and t["capability"] == "contract" and t["cpi_calls"] for t in doc["tests"])
+    assert doc["digest"]["canonical"] == canonical_digest(doc), "digest over the canonical content"
