@@ -1,0 +1,157 @@
+"""SSH plumbing on paramiko: load the key, open one connection, run one command with a deadline.
+
+Host keys are accepted and recorded, never checked and never written to known_hosts: every
+guest is a fresh VM whose key nobody can know beforehand, and the fingerprint goes into the
+session so that a report can show which machine answered.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import socket
+import time
+from dataclasses import dataclass
+
+import paramiko
+
+from conformance.guest.errors import GuestCommandTimeout, GuestConnectionLost, GuestKeyError
+
+# What a connect attempt may fail with while the guest boots: nothing listens yet
+# (NoValidConnectionsError is a socket error), sshd is up but hangs up or is slow with its
+# banner (SSHException, EOFError), or cloud-init/the agent has not installed the key yet
+# (AuthenticationException is an SSHException).
+RETRY_ON: tuple[type[BaseException], ...] = (
+    OSError,
+    socket.timeout,
+    EOFError,
+    paramiko.SSHException,
+    paramiko.ssh_exception.NoValidConnectionsError,
+    paramiko.AuthenticationException,
+)
+
+_READ_CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command left behind: its output, decoded as UTF-8 (bad bytes replaced)."""
+
+    stdout: str
+    stderr: str
+    exit_status: int
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+class _AcceptAndRecord(paramiko.MissingHostKeyPolicy):
+    """Accept any host key without storing it; the session reads it from the transport."""
+
+    def missing_host_key(self, client, hostname, key) -> None:
+        return None
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """OpenSSH's form: ``SHA256:`` and the unpadded base64 of the SHA-256 of the key blob."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def load_key(key_path: str, passphrase: str | None = None) -> paramiko.PKey:
+    """Read the private key once, before any wait: a bad key file does not get better by
+    retrying. The error names the path and the kind of problem, never the key or passphrase."""
+    try:
+        return paramiko.PKey.from_path(key_path, password=passphrase)
+    except FileNotFoundError:
+        raise GuestKeyError(key_path, "no such file") from None
+    except PermissionError:
+        raise GuestKeyError(key_path, "permission denied") from None
+    except paramiko.PasswordRequiredException:
+        raise GuestKeyError(key_path, "the key is encrypted and no passphrase was given") from None
+    except (paramiko.SSHException, ValueError, UnicodeDecodeError) as exc:
+        raise GuestKeyError(key_path, f"{type(exc).__name__}: not a private key paramiko can read") from None
+
+
+def open_client(host: str, port: int, user: str, key: paramiko.PKey, attempt_timeout: float) -> paramiko.SSHClient:
+    """One connect attempt with public-key auth only (no agent, no ~/.ssh keys: the suite must
+    prove the profile's key works). Closes what it opened when the attempt fails."""
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(_AcceptAndRecord())
+    try:
+        client.connect(
+            host,
+            port=port,
+            username=user,
+            pkey=key,
+            timeout=attempt_timeout,
+            banner_timeout=attempt_timeout,
+            auth_timeout=attempt_timeout,
+            channel_timeout=attempt_timeout,
+            allow_agent=False,
+            look_for_keys=False,
+        )
+    except BaseException:
+        client.close()
+        raise
+    client.get_transport().set_keepalive(15)
+    return client
+
+
+def execute(
+    transport: paramiko.Transport, host: str, command: str, label: str, timeout: float, stdin: bytes | None = None
+) -> CommandResult:
+    """Run ``command`` in a new channel and wait at most ``timeout`` seconds for it to exit.
+
+    ``label`` is how errors name the command. stdin gets ``stdin`` (or nothing) and then EOF,
+    so a command that reads stdin cannot hang on it. On timeout the channel is closed (sshd
+    then hangs up on the command) and GuestCommandTimeout carries the output seen so far.
+    """
+    deadline = time.monotonic() + timeout
+    channel = None
+    try:
+        channel = transport.open_session(timeout=timeout)
+        channel.exec_command(command)
+        if stdin:
+            channel.sendall(stdin)
+        channel.shutdown_write()
+        return _collect(channel, host, label, timeout, deadline)
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        raise GuestConnectionLost(host, label, f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        if channel is not None:
+            channel.close()
+
+
+def _collect(channel: paramiko.Channel, host: str, label: str, timeout: float, deadline: float) -> CommandResult:
+    """Read stdout and stderr until the exit status arrives; the transport delivers messages in
+    order, so once it has, all output is already in the channel's buffers."""
+    out, err = bytearray(), bytearray()
+    pause = 0.005
+    while True:
+        got = _drain(channel, out, err)
+        if channel.exit_status_ready():
+            _drain(channel, out, err)
+            return CommandResult(_text(out), _text(err), channel.recv_exit_status())
+        if channel.closed and not got:
+            raise EOFError("channel closed before the command exited")
+        if time.monotonic() >= deadline:
+            raise GuestCommandTimeout(host, label, timeout, _text(out), _text(err))
+        pause = 0.005 if got else min(pause * 2, 0.1)
+        channel.status_event.wait(min(pause, max(deadline - time.monotonic(), 0.0)))
+
+
+def _drain(channel: paramiko.Channel, out: bytearray, err: bytearray) -> bool:
+    got = False
+    while channel.recv_ready():
+        out += channel.recv(_READ_CHUNK)
+        got = True
+    while channel.recv_stderr_ready():
+        err += channel.recv_stderr(_READ_CHUNK)
+        got = True
+    return got
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
