@@ -263,3 +263,74 @@ def test_an_unreadable_key_fails_at_once_naming_only_the_path(netns):
     with pytest.raises(GuestKeyError, match="no such file"):
         connect(netns.guest_ip, "root", key_path=str(netns.tmp / "missing"), timeout=30)
     assert time.monotonic() - started < 1
+
+
+@pytest.fixture
+def loop_device(netns):
+    """``attach(image)`` -> a loop device backed by the image file; detached (and unmounted)
+    after the test. The host kernel has ext4 but neither iso9660 nor vfat: config drives made
+    here are ext4 with the label config-2, which exercises the same find/mount/read path."""
+    attached: list[str] = []
+
+    def attach(image: Path) -> str:
+        result = subprocess.run(["losetup", "-f", "--show", str(image)], capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"no loop device: {result.stderr.strip()}")
+        attached.append(result.stdout.strip())
+        return attached[-1]
+
+    yield attach
+    for device in attached:
+        subprocess.run(["umount", device], capture_output=True)
+        subprocess.run(["losetup", "-d", device], capture_output=True)
+
+
+def _ext4_image(path: Path, size_mib: int, label: str = "", tree: Path | None = None) -> Path:
+    args = ["mkfs.ext4", "-q", "-F", *(["-L", label] if label else []), *(["-d", str(tree)] if tree else [])]
+    subprocess.run([*args, str(path), f"{size_mib}M"], check=True, capture_output=True)
+    return path
+
+
+def _config_drive_tmp_mounts() -> list[str]:
+    return [line for line in Path("/proc/mounts").read_text().splitlines() if "cfm-config-drive" in line]
+
+
+def test_config_drive_is_found_by_label_read_read_only_and_unmounted(guest, netns, loop_device):
+    from conformance.guest import ConfigDriveError
+
+    with pytest.raises(ConfigDriveError, match="no file system labelled config-2") as caught:
+        guest.config_drive()
+    assert "NAME" in caught.value.detail, "the error shows what lsblk saw"
+
+    tree = netns.tmp / "drive"
+    settings = '{"agent_id": "a-1", "networks": {}}'
+    for name, text in {"openstack/latest/meta_data.json": '{"uuid": "u-1", "name": "vm"}',
+                       "openstack/latest/user_data": settings, "ec2/latest/user-data": settings,
+                       "openstack/2012-08-10/meta_data.json": "{}"}.items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text(text)
+    image = _ext4_image(netns.tmp / "config-2.img", 4, "config-2", tree)
+    before = image.read_bytes()
+    device = loop_device(image)
+
+    drive = guest.config_drive()
+
+    assert (drive.device, drive.label, drive.fstype) == (device, "config-2", "ext4")
+    assert drive.meta_data == {"uuid": "u-1", "name": "vm"} and drive.user_data == drive.ec2_user_data
+    assert drive.network_data is None and "openstack/latest/network_data.json" not in drive.files
+    assert "openstack/2012-08-10/meta_data.json" in drive.listing
+    assert image.read_bytes() == before, "mounted read-only: not one byte of the image changed"
+    assert _config_drive_tmp_mounts() == [] and not list(Path("/tmp").glob("cfm-config-drive.*"))
+
+
+def test_format_mount_write_size_and_unmount_a_disk(guest, netns, loop_device):
+    device = loop_device(_ext4_image(netns.tmp / "disk.img", 32))
+    mountpoint = str(netns.tmp / "mnt")
+
+    guest.format_and_mount(device, mountpoint)
+    guest.write_file(f"{mountpoint}/token", "t-123\n", sudo=True)
+    assert guest.read_file(f"{mountpoint}/token", sudo=True) == "t-123\n"
+    guest.unmount(mountpoint)
+
+    assert guest.filesystem_size_bytes(device) == 32 * 2**20
+    assert mountpoint not in Path("/proc/mounts").read_text()
