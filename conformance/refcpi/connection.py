@@ -118,13 +118,20 @@ _TRANSIENT = (
 )
 
 
+def is_transient(exc: BaseException) -> bool:
+    """A connection failure or a 502/503/504: worth another try (services restart, uwsgi resets)."""
+    module = type(exc).__module__ or ""
+    if not module.startswith(("openstack", "keystoneauth1")):
+        return False
+    return type(exc).__name__ in _TRANSIENT or getattr(exc, "status_code", None) in (502, 503, 504)
+
+
 def translate(exc: BaseException) -> CpiFailure | None:
     """An openstacksdk / keystoneauth exception as a CloudError (the official CPI's with_openstack)."""
     module = type(exc).__module__ or ""
     if not module.startswith(("openstack", "keystoneauth1")):
         return None
     name = type(exc).__name__
-    status = getattr(exc, "status_code", None)
-    retry = name in _TRANSIENT or status in (502, 503, 504)
+    retry = is_transient(exc)
     prefix = "Unable to connect to OpenStack" if module.startswith("keystoneauth1") else "OpenStack API error"
     return CloudError(f"{prefix}: {name}: {exc}", ok_to_retry=retry)

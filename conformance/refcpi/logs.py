@@ -88,6 +88,7 @@ def setup(scrubber: Scrubber) -> CaptureHandler:
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     logging.getLogger("conformance.refcpi").setLevel(logging.DEBUG)
-    for noisy in ("keystoneauth", "openstack", "urllib3", "stevedore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.captureWarnings(True)  # the SDK's deprecation warnings: kept out of stderr and the log
+    for noisy in ("keystoneauth", "openstack", "urllib3", "stevedore", "py.warnings"):
+        logging.getLogger(noisy).setLevel(logging.ERROR if noisy == "py.warnings" else logging.WARNING)
     return handler

@@ -12,6 +12,7 @@ from typing import Any
 
 from conformance.refcpi.errors import CloudError, VMCreationFailed
 from conformance.refcpi.networks import NetworkPlan, Nic
+from conformance.refcpi.resources import retrying
 
 LOG = logging.getLogger("conformance.refcpi.ports")
 
@@ -42,12 +43,16 @@ def create_port(conn: Any, nic: Nic, server_name: str, group_ids: list[str]) -> 
     return port
 
 
-def delete_ports(conn: Any, port_ids: list[str]) -> list[str]:
+def delete_ports(call: Any, port_ids: list[str]) -> list[str]:
     """Delete ports, tolerating "already gone"; returns the problems instead of stopping at one."""
     problems = []
     for port_id in port_ids:
         try:
-            conn.network.delete_port(port_id, ignore_missing=True)
+            retrying(
+                call,
+                f"delete port {port_id}",
+                lambda p=port_id: call.conn.network.delete_port(p, ignore_missing=True),
+            )
             LOG.info("Deleted port %s", port_id)
         except Exception as exc:  # keep going: every port must get its chance
             problems.append(f"port {port_id}: {type(exc).__name__}: {exc}")

@@ -6,8 +6,13 @@ what a missing resource means for its method: a normal return, VMNotFound, DiskN
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from typing import Any
+
+LOG = logging.getLogger("conformance.refcpi.resources")
+RETRY_WINDOW = 60.0  # seconds a cleanup step keeps retrying transient API failures
 
 GONE_SERVER_STATES = ("DELETED", "SOFT_DELETED")
 VOLUME_FAILURE_STATES = ("error", "error_deleting", "error_extending", "error_restoring", "error_managing")
@@ -86,3 +91,18 @@ def wait_volume_gone(call: Any, volume_id: str) -> None:
         ready=lambda vol: vol is None or vol.status == "deleted",
         failed=volume_failure,
     )
+
+
+def retrying(call: Any, what: str, step: Callable[[], Any], window: float = RETRY_WINDOW) -> Any:
+    """Run a (cleanup) step, retrying transient API failures at the poll interval for a while."""
+    from conformance.refcpi.connection import is_transient
+
+    deadline = time.monotonic() + min(window, call.config.state_timeout)
+    while True:
+        try:
+            return step()
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() > deadline:
+                raise
+            LOG.warning("%s: transient %s, retrying", what, type(exc).__name__)
+            time.sleep(call.config.poll_interval)

@@ -88,25 +88,24 @@ def _undo(call: Any, created: Created) -> list[str]:
     steps = [
         ("floating IP association", lambda: ports.disassociate(call.conn, created.fip_id)),
         ("server", lambda: _delete_server(call, created)),
-        ("ports", lambda: problems.extend(ports.delete_ports(call.conn, created.port_ids))),
+        ("ports", lambda: problems.extend(ports.delete_ports(call, created.port_ids))),
     ]
     for what, step in steps:
         try:
-            step()
+            resources.retrying(call, f"undo {what}", step)
         except Exception as exc:  # every step runs; the problems go into the answer
             problems.append(f"{what}: {type(exc).__name__}: {exc}")
     return problems
 
 
 def _delete_server(call: Any, created: Created) -> None:
-    if created.server_id is None:
+    server_id = created.server_id
+    if server_id is None:
         return
-    created.port_ids = sorted(
-        set(created.port_ids) | set(ports.server_port_ids(call.conn, created.server_id))
-    )
-    call.conn.compute.delete_server(created.server_id, ignore_missing=True)
-    resources.wait_server_gone(call, created.server_id)
-    LOG.info("Server %s removed after the failed create_vm", created.server_id)
+    created.port_ids = sorted(set(created.port_ids) | set(ports.server_port_ids(call.conn, server_id)))
+    call.conn.compute.delete_server(server_id, ignore_missing=True)
+    resources.wait_server_gone(call, server_id)
+    LOG.info("Server %s removed after the failed create_vm", server_id)
 
 
 def _missing_net_ids(conn: Any, plan: networks.NetworkPlan) -> list[str]:
@@ -177,7 +176,11 @@ def create_vm(call, agent_id, stemcell_cid, cloud_properties, network_spec, disk
             failure = _failure(call, exc, created, plan)
         except Exception as inner:  # classifying must never skip the undo
             LOG.warning("could not classify the failure: %s", inner)
-            failure = VMCreationFailed(f"{type(exc).__name__}: {exc}") if created.server_id else CloudError(str(exc))
+            failure = (
+                VMCreationFailed(f"{type(exc).__name__}: {exc}")
+                if created.server_id
+                else CloudError(str(exc))
+            )
         problems = _undo(call, created)
         if problems:
             failure.message += "; cleanup problems: " + "; ".join(problems)

@@ -30,9 +30,11 @@ def delete_vm(call, vm_cid):
         return None
     port_ids = ports.server_port_ids(call.conn, srv.id)
     LOG.info("Deleting server `%s' (ports: %s)", srv.id, ", ".join(port_ids) or "none")
-    call.conn.compute.delete_server(srv.id, ignore_missing=True)
+    resources.retrying(
+        call, f"delete server {srv.id}", lambda: call.conn.compute.delete_server(srv.id, ignore_missing=True)
+    )
     resources.wait_server_gone(call, srv.id)
-    problems = ports.delete_ports(call.conn, port_ids)
+    problems = ports.delete_ports(call, port_ids)
     if problems:
         raise CloudError(f"Server `{srv.id}' deleted, but removing its ports failed: {'; '.join(problems)}")
     return None
