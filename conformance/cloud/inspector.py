@@ -65,13 +65,8 @@ class CloudInspector:
         return _get_or_none(self.conn.compute.get_server, cid)
 
     def wait_for_server(self, cid: str, *, status: str = "ACTIVE", timeout: float):
-        def failed(server):
-            if server is None:
-                return "server is gone"
-            return server.status in SERVER_FAILED and describe_server(server)
-
-        return self._wait(lambda: self.server(cid), lambda s: s is not None and s.status == status, failed,
-                          describe_server, timeout, f"server {cid} to be {status}")
+        return self._wait_status(lambda: self.server(cid), status, SERVER_FAILED, describe_server, timeout,
+                                 f"server {cid}")
 
     def wait_for_server_gone(self, cid: str, *, timeout: float) -> None:
         self._wait(lambda: self.server(cid), lambda s: s is None or s.status == "DELETED", None,
@@ -147,13 +142,8 @@ class CloudInspector:
         return _get_or_none(self.conn.block_storage.get_volume, cid)
 
     def wait_for_volume(self, cid: str, *, status: str, timeout: float):
-        def failed(volume):
-            if volume is None:
-                return "volume is gone"
-            return volume.status in VOLUME_FAILED and describe_volume(volume)
-
-        return self._wait(lambda: self.volume(cid), lambda v: v is not None and v.status == status, failed,
-                          describe_volume, timeout, f"volume {cid} to be {status}")
+        return self._wait_status(lambda: self.volume(cid), status, VOLUME_FAILED, describe_volume, timeout,
+                                 f"volume {cid}")
 
     def wait_for_volume_gone(self, cid: str, *, timeout: float) -> None:
         self._wait(lambda: self.volume(cid), lambda v: v is None, None, describe_volume, timeout,
@@ -179,6 +169,16 @@ class CloudInspector:
     def wait_for_image_gone(self, cid: str, *, timeout: float) -> None:
         self._wait(lambda: self.image(cid), lambda i: i is None or i.status == "deleted", None,
                    lambda i: "gone" if i is None else f"status={i.status}", timeout, f"image {cid} to be deleted")
+
+    def _wait_status(self, probe, status: str, failures: set[str], describe, timeout: float, what: str):
+        """Until the resource shows ``status``; a failure status or its disappearance ends the wait."""
+        def failed(resource):
+            if resource is None:
+                return f"{what} is gone"
+            return resource.status in failures and describe(resource)
+
+        return self._wait(probe, lambda r: r is not None and r.status == status, failed, describe, timeout,
+                          f"{what} to be {status}")
 
     # -- the one way this module waits ------------------------------------------------------
     def _wait(self, probe, ready, failed, describe, timeout: float, what: str):
