@@ -27,6 +27,7 @@ from conformance.stemcell.mounts import release_under
 
 Progress = Callable[[str], object]
 LOCK_TIMEOUT = 3600.0
+KEEP_BUILDS = 3  # the current stemcell and the two before it
 
 
 def default_cache_dir() -> Path:
@@ -61,7 +62,18 @@ def ensure_stemcell(cache_dir: Path | None = None, force: bool = False, progress
         finally:
             _remove_work_dir(work)
         progress(f"stemcell ready after {time.monotonic() - started:.0f}s (work directory removed): {final}")
+        _prune(final, progress)
     return final
+
+
+def _prune(final: Path, progress: Progress, keep: int = KEEP_BUILDS) -> None:
+    """Delete all but the ``keep`` newest stemcells of earlier recipes (and their build logs)."""
+    older = [p for p in final.parent.glob(f"{recipe.FILE_PREFIX}*.tgz") if p != final]
+    for old in sorted(older, key=lambda p: p.stat().st_mtime, reverse=True)[keep - 1 :]:
+        version = old.name.removeprefix(recipe.FILE_PREFIX).removesuffix(".tgz")
+        progress(f"removing an older stemcell: {old}")
+        old.unlink(missing_ok=True)
+        (final.parent / f"build-{version}.log").unlink(missing_ok=True)
 
 
 def _build(work: Path, final: Path, progress: Progress) -> None:

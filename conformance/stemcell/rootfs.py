@@ -103,7 +103,8 @@ def _configure_boot(runner: Runner, target: Path) -> None:
     conf = target / "etc/initramfs-tools"
     (conf / "conf.d/conformance").write_text("MODULES=list\nRESUME=none\n")
     (conf / "modules").write_text("\n".join(INITRAMFS_MODULES) + "\n")
-    (target / "etc/modules-load.d/config-drive.conf").write_text("isofs\nsr_mod\nvfat\n")
+    # The cdrom controller early (udev would load it seconds later): the config drive is on it.
+    (target / "etc/modules-load.d/config-drive.conf").write_text("ata_piix\nsr_mod\nisofs\nvfat\n")
     runner.run(["chroot", str(target), "update-initramfs", "-u", "-k", kernel_version(target)])
 
 

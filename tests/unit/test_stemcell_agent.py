@@ -1,0 +1,143 @@
+"""The guest agent's decisions, run in bash with jq on the host: which NIC gets what, who owns the
+default route and resolv.conf, and that settings values are never executed as shell code.
+
+The agent is sourced with CONFORMANCE_AGENT_LIB=1 (functions only); `ip`, `dhcp` and the MAC
+lookup are replaced by recorders, so nothing on the host is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conformance.stemcell.recipe import FILES_DIR
+
+pytestmark = [
+    pytest.mark.unit,
+    pytest.mark.skipif(not (shutil.which("bash") and shutil.which("jq")), reason="needs bash and jq"),
+]
+
+AGENT = FILES_DIR / "conformance-agent"
+STUBS = """
+log() { :; }
+ip() { echo "ip $*" >> "$CALLS"; }
+dhcp() { echo "dhcp $*" >> "$CALLS"; }
+iface_of_mac() { case "$1" in 52:54:00:00:00:0a) echo eth0;; 52:54:00:00:00:0b) echo eth1;; *) return 1;; esac; }
+nics() { echo eth0; echo eth1; }
+"""
+
+
+def _agent(tmp_path: Path, settings: dict, script: str) -> tuple[str, list[str]]:
+    (tmp_path / "settings.json").write_text(json.dumps(settings))
+    calls = tmp_path / "calls"
+    calls.touch()
+    program = (
+        f"CONFORMANCE_AGENT_LIB=1 source {AGENT}\n{STUBS}\n"
+        f"BOSH={tmp_path} RESOLV={tmp_path}/resolv.conf CALLS={calls}\n{script}\n"
+    )
+    out = subprocess.run(["bash", "-c", program], capture_output=True, text=True, check=True).stdout
+    return out, calls.read_text().splitlines()
+
+
+def _net(mac: str, ip: str, **extra) -> dict:
+    return {
+        "type": "manual",
+        "ip": ip,
+        "netmask": "255.255.255.0",
+        "gateway": ip.rsplit(".", 1)[0] + ".1",
+        "dns": ["10.9.9.9"],
+        "mac": mac,
+        "use_dhcp": False,
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("mask", "prefix"),
+    [("255.255.255.0", "24"), ("255.255.240.0", "20"), ("255.255.255.255", "32"), ("0.0.0.0", "0")],
+)
+def test_prefix_of(tmp_path, mask, prefix):
+    out, _ = _agent(tmp_path, {}, f"prefix_of {mask}")
+
+    assert out.strip() == prefix
+
+
+def test_two_static_networks_by_mac_and_the_default_owner(tmp_path):
+    settings = {
+        "networks": {
+            "a": _net("52:54:00:00:00:0A", "10.0.1.5", default=["dns", "gateway"]),
+            "b": _net("52:54:00:00:00:0b", "10.0.2.6", dns=["10.8.8.8"]),
+        }
+    }
+
+    _, calls = _agent(tmp_path, settings, "configure_network a; configure_network b")
+
+    assert calls == [
+        "ip link set eth0 up",
+        "ip addr replace 10.0.1.5/24 dev eth0",
+        "ip route replace default via 10.0.1.1 dev eth0",
+        "ip link set eth1 up",
+        "ip addr replace 10.0.2.6/24 dev eth1",
+    ], "only network a carries the default route"
+    assert (tmp_path / "resolv.conf").read_text() == "nameserver 10.9.9.9\n"
+
+
+def test_a_single_network_owns_gateway_and_dns_without_defaults(tmp_path):
+    _, calls = _agent(
+        tmp_path, {"networks": {"only": _net("52:54:00:00:00:0a", "10.0.1.5")}}, "configure_network only"
+    )
+
+    assert "ip route replace default via 10.0.1.1 dev eth0" in calls
+    assert (tmp_path / "resolv.conf").exists()
+
+
+@pytest.mark.parametrize(
+    ("network", "expected"),
+    [
+        ({"type": "dynamic", "mac": "52:54:00:00:00:0a"}, "dhcp eth0 gateway dns"),
+        ({**_net("52:54:00:00:00:0b", "10.0.2.6"), "use_dhcp": True}, "dhcp eth1 gateway dns"),
+    ],
+)
+def test_dynamic_or_use_dhcp_asks_dhcp(tmp_path, network, expected):
+    _, calls = _agent(tmp_path, {"networks": {"n": network}}, "configure_network n")
+
+    assert calls == [expected]
+
+
+def test_dhcp_network_without_the_default_may_not_set_gateway_or_dns(tmp_path):
+    settings = {
+        "networks": {
+            "s": _net("52:54:00:00:00:0a", "10.0.1.5", default=["dns", "gateway"]),
+            "d": {"type": "dynamic", "mac": "52:54:00:00:00:0b"},
+        }
+    }
+
+    _, calls = _agent(tmp_path, settings, "configure_network d")
+
+    assert calls == ["dhcp eth1  "]
+
+
+def test_vip_and_unknown_macs_are_left_alone(tmp_path):
+    settings = {
+        "networks": {"v": {"type": "vip", "ip": "172.24.4.9"}, "x": _net("52:54:00:00:00:ff", "10.0.3.3")}
+    }
+
+    _, calls = _agent(tmp_path, settings, "configure_network v; configure_network x")
+
+    assert calls == []
+
+
+def test_settings_values_are_data_not_shell(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = f"$(touch {marker})'; touch {marker}; '"
+    settings = {"networks": {evil: _net("52:54:00:00:00:0a", "10.0.1.5", dns=[evil])}}
+
+    _agent(tmp_path, settings, f"configure_network {shlex.quote(evil)} || true")
+
+    assert not marker.exists(), "a settings value was executed"
+    assert "nameserver $(touch" in (tmp_path / "resolv.conf").read_text(), "the value went through as data"
