@@ -1,0 +1,105 @@
+"""Where the time went: per CPI method, the spread of call durations; per test, CPI calls vs the rest.
+
+Only numbers and chart geometry live here (plain dicts); the SVG markup is in the templates, so the
+report stays one self-contained file with inline SVG and no script.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+CHART_WIDTH = 760
+LABEL_WIDTH = 190
+ROW_HEIGHT = 24
+TOP_TESTS = 25
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of sorted ``values`` (q in 0..100)."""
+    rank = max(1, math.ceil(q / 100 * len(values)))
+    return values[min(rank, len(values)) - 1]
+
+
+def all_calls(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    calls = [c for t in doc.get("tests", []) for c in t.get("cpi_calls", [])]
+    return calls + list(doc.get("setup_calls") or [])
+
+
+def method_stats(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per CPI method, slowest median first."""
+    by_method: dict[str, list[float]] = {}
+    for call in all_calls(doc):
+        by_method.setdefault(call["method"], []).append(float(call.get("duration") or 0.0))
+    stats = []
+    for method, values in by_method.items():
+        values.sort()
+        stats.append({"method": method, "n": len(values), "min": values[0], "p25": percentile(values, 25),
+                      "median": percentile(values, 50), "p75": percentile(values, 75),
+                      "p90": percentile(values, 90), "max": values[-1], "total": sum(values), "values": values})
+    return sorted(stats, key=lambda s: (-s["median"], s["method"]))
+
+
+def method_chart(stats: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A box-and-strip chart on a log time axis: whiskers min..max, box p25..p75, median and p90 marks."""
+    if not stats:
+        return None
+    lo = 10 ** math.floor(math.log10(max(min(s["min"] for s in stats), 1e-3)))
+    hi = 10 ** math.ceil(math.log10(max(max(s["max"] for s in stats), lo * 10)))
+    span = CHART_WIDTH - LABEL_WIDTH - 20
+
+    def x(seconds: float) -> float:
+        clamped = min(max(seconds, lo), hi)
+        return round(LABEL_WIDTH + span * (math.log10(clamped / lo) / math.log10(hi / lo)), 1)
+
+    rows = []
+    for i, s in enumerate(stats):
+        rows.append({**s, "y": 30 + i * ROW_HEIGHT, "x_min": x(s["min"]), "x_max": x(s["max"]),
+                     "x_p25": x(s["p25"]), "x_p75": x(s["p75"]), "x_median": x(s["median"]),
+                     "x_p90": x(s["p90"]), "dots": [x(v) for v in s["values"]]})
+    ticks = []
+    decade = lo
+    while decade <= hi * 1.0001:
+        ticks.append({"x": x(decade), "label": _seconds_label(decade)})
+        decade *= 10
+    return {"width": CHART_WIDTH, "height": 40 + len(rows) * ROW_HEIGHT, "rows": rows, "ticks": ticks,
+            "label_width": LABEL_WIDTH, "bottom": 30 + len(rows) * ROW_HEIGHT - ROW_HEIGHT // 2}
+
+
+def _seconds_label(seconds: float) -> str:
+    return f"{seconds * 1000:g} ms" if seconds < 1 else f"{seconds:g} s"
+
+
+def per_test_split(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per test: seconds inside CPI calls and the rest (fixtures, guest witness, cloud checks)."""
+    out = []
+    for t in doc.get("tests", []):
+        total = float(t.get("duration") or 0.0)
+        cpi = min(sum(float(c.get("duration") or 0.0) for c in t.get("cpi_calls", [])), total)
+        out.append({"name": t["name"], "nodeid": t["nodeid"], "outcome": t["outcome"], "total": total,
+                    "cpi": cpi, "rest": total - cpi, "calls": len(t.get("cpi_calls", []))})
+    return sorted(out, key=lambda s: -s["total"])
+
+
+def split_chart(split: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Stacked bars of the slowest tests on a linear axis: CPI time, then the rest."""
+    shown = [s for s in split if s["total"] > 0][:TOP_TESTS]
+    if not shown:
+        return None
+    longest = max(s["total"] for s in shown)
+    span = CHART_WIDTH - LABEL_WIDTH - 70
+    rows = []
+    for i, s in enumerate(shown):
+        w_cpi = round(span * s["cpi"] / longest, 1)
+        rows.append({**s, "y": 24 + i * ROW_HEIGHT, "w_cpi": w_cpi,
+                     "w_rest": round(span * s["total"] / longest - w_cpi, 1),
+                     "label": s["name"] if len(s["name"]) <= 30 else s["name"][:29] + "\u2026"})
+    return {"width": CHART_WIDTH, "height": 30 + len(rows) * ROW_HEIGHT, "rows": rows,
+            "label_width": LABEL_WIDTH, "shown": len(rows), "of": len(split)}
+
+
+def totals(doc: dict[str, Any]) -> dict[str, float]:
+    wall = float(doc.get("finished_at") or 0) - float(doc.get("started_at") or 0)
+    cpi = sum(float(c.get("duration") or 0.0) for c in all_calls(doc))
+    tests = sum(float(t.get("duration") or 0.0) for t in doc.get("tests", []))
+    return {"wall": max(wall, 0.0), "cpi": cpi, "tests": tests, "calls": len(all_calls(doc))}
