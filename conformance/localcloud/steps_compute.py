@@ -12,6 +12,7 @@ from conformance.localcloud.steps_infra import empty_databases, ensure_dirs
 from conformance.waiting import wait_for
 
 VIRSH = ["virsh", "-c", "qemu:///system"]
+RPC_QUEUES = ("q-plugin", "q-l3-plugin", "q-reports-plugin")
 NEUTRON_AGENTS = ("Linux bridge agent", "DHCP agent", "L3 agent", "Metadata agent")
 
 
@@ -68,9 +69,26 @@ def step_neutron(ctx: Context) -> str:
         ctx.runner.run(["neutron-db-manage", "--config-file", "/etc/neutron/neutron.conf", "--config-file",
                         "/etc/neutron/plugins/ml2/ml2_conf.ini", "upgrade", "head"], user="neutron")  # fmt: skip
     notes = register(ctx, "network")
-    notes += ctx.ensure_all(NEUTRON_SERVER + NEUTRON_AGENT_DAEMONS)
+    notes += ctx.ensure_all(NEUTRON_SERVER)
+    if not all(daemons.running(ctx.layout, d) for d in NEUTRON_AGENT_DAEMONS):
+        wait_rpc_consumers(ctx)
+    notes += ctx.ensure_all(NEUTRON_AGENT_DAEMONS)
     wait_agents_alive(ctx)
     return ", ".join(notes)
+
+
+def rpc_consumers(ctx: Context) -> dict[str, int]:
+    out = ctx.runner.run(["rabbitmqctl", "-q", "list_queues", "name", "consumers"], check=False).stdout
+    pairs = (line.split("\t") for line in out.splitlines() if "\t" in line)
+    return {name: int(count) for name, count in pairs if count.isdigit()}
+
+
+def wait_rpc_consumers(ctx: Context) -> None:
+    """Agents started before the RPC server consumes lose their first call (a 60 s MessagingTimeout,
+    pitfall 9): wait until the server's queues have consumers, then start the agents."""
+    wait_for(lambda: rpc_consumers(ctx), ready=lambda q: all(q.get(n, 0) > 0 for n in RPC_QUEUES),
+             describe=lambda q: ", ".join(f"{n}={q.get(n, 0)}" for n in RPC_QUEUES),
+             timeout=SERVICE_UP_TIMEOUT, interval=POLL * 2, what="neutron-rpc-server to consume its queues")  # fmt: skip
 
 
 def wait_agents_alive(ctx: Context) -> None:

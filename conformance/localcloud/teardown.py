@@ -27,7 +27,7 @@ from conformance.localcloud.steps_storage import MON_DIR, OSD_DIR
 NEUTRON_NETNS_PREFIXES = ("qrouter-", "qdhcp-")
 # brq<net id[:11]>, tap<port id[:11]>, vxlan-<vni>: names only Neutron/Nova give their links
 NEUTRON_LINK = re.compile(r"^(brq|tap)[0-9a-f]{8}-[0-9a-f]{2}$|^vxlan-\d+$")
-NEUTRON_PIDFILES = ("/var/lib/neutron/dhcp/*/pid", "/var/lib/neutron/external/pids/*.pid")
+NEUTRON_PIDFILES = ("/var/lib/neutron/dhcp/*/pid", "/var/lib/neutron/external/pids/*.pid*")
 PURGE_PATHS = (
     MON_DIR, OSD_DIR, Path("/etc/keystone/fernet-keys"), Path("/etc/keystone/credential-keys"),
     Path("/var/lib/glance/images"), Path("/var/lib/nova/instances"), Path("/var/lib/neutron/dhcp"),
