@@ -127,3 +127,11 @@ def test_sql_for_databases_is_idempotent_and_grants_nova_on_cell0(tmp_path):
     assert "GRANT ALL PRIVILEGES ON nova_cell0.* TO 'nova'@'localhost';" in sql
     assert "CREATE USER IF NOT EXISTS" in sql and "DROP" not in sql
 
+
+
+def test_purge_removes_only_our_clouds_yaml_entries(tmp_path):
+    path = tmp_path / "clouds.yaml"
+    path.write_text(yaml.safe_dump({"clouds": {"local": {}, "local-admin": {}, "prod": {"x": 1}}}))
+    teardown.remove_clouds_entries(path)
+    assert yaml.safe_load(path.read_text()) == {"clouds": {"prod": {"x": 1}}}
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
