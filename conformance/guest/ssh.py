@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import socket
 import time
 from dataclasses import dataclass
@@ -31,6 +32,12 @@ RETRY_ON: tuple[type[BaseException], ...] = (
 )
 
 _READ_CHUNK = 65536
+
+# paramiko logs every failed attempt (e.g. "Error reading SSH protocol banner") with a traceback,
+# which while a guest boots is expected. Route it to our own logger with a NullHandler: kept for
+# whoever configures logging (pytest shows it with a failed test), never dumped on stderr.
+PARAMIKO_LOG = "conformance.guest.paramiko"
+logging.getLogger(PARAMIKO_LOG).addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)
@@ -63,15 +70,19 @@ def load_key(key_path: str, passphrase: str | None = None) -> paramiko.PKey:
     """Read the private key once, before any wait: a bad key file does not get better by
     retrying. The error names the path and the kind of problem, never the key or passphrase."""
     try:
-        return paramiko.PKey.from_path(key_path, password=passphrase)
+        return paramiko.PKey.from_path(key_path, password=passphrase.encode() if passphrase else None)
     except FileNotFoundError:
         raise GuestKeyError(key_path, "no such file") from None
     except PermissionError:
         raise GuestKeyError(key_path, "permission denied") from None
-    except paramiko.PasswordRequiredException:
-        raise GuestKeyError(key_path, "the key is encrypted and no passphrase was given") from None
+    except (paramiko.PasswordRequiredException, TypeError) as exc:  # TypeError: an encrypted PEM key
+        if passphrase is None and (isinstance(exc, paramiko.PasswordRequiredException) or "encrypted" in str(exc)):
+            raise GuestKeyError(key_path, "the key is encrypted and no passphrase was given") from None
+        raise GuestKeyError(key_path, f"{type(exc).__name__}: cannot be read") from None
     except (paramiko.SSHException, ValueError, UnicodeDecodeError) as exc:
-        raise GuestKeyError(key_path, f"{type(exc).__name__}: not a private key paramiko can read") from None
+        # Fixed wording: the parsers' messages are not shown, so no fragment of the file can leak.
+        detail = "wrong passphrase, or not" if passphrase else "not"
+        raise GuestKeyError(key_path, f"{type(exc).__name__}: {detail} a private key paramiko can read") from None
 
 
 def open_client(host: str, port: int, user: str, key: paramiko.PKey, attempt_timeout: float) -> paramiko.SSHClient:
@@ -79,6 +90,7 @@ def open_client(host: str, port: int, user: str, key: paramiko.PKey, attempt_tim
     prove the profile's key works). Closes what it opened when the attempt fails."""
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(_AcceptAndRecord())
+    client.set_log_channel(PARAMIKO_LOG)
     try:
         client.connect(
             host,
