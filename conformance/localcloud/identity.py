@@ -34,7 +34,7 @@ def password_works(user: str, password: str, project: str) -> bool:
 
 
 def ensure_user(conn, name: str, password: str, project: str) -> tuple[object, str]:
-    """Create the user, or reset its password when ours no longer works (state dir recreated)."""
+    """Create the user with ``password`` when missing (``fix_password`` repairs an existing one)."""
     user = conn.identity.find_user(name, domain_id="default")
     if user is None:
         return conn.identity.create_user(name=name, password=password, domain_id="default"), "created"
