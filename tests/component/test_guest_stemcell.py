@@ -1,0 +1,91 @@
+"""The guest witness inside the booted test stemcell: the config drive (iso9660 cdrom and vfat
+disk, as Nova writes them), the NICs by MAC and the disks, read through conformance.guest.
+
+The VM comes from the stemcell boot test's qemu harness (TCG, user-mode NICs with restrict=on,
+SSH forwarded from 127.0.0.1), reused as is: same image, same config drive, same MACs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from ipaddress import IPv4Interface
+
+import paramiko
+import pytest
+import test_stemcell_boot as harness  # tests/component is on sys.path (pytest's rootdir-less import)
+
+from conformance import guest as guest_lib
+
+pytestmark = pytest.mark.component
+
+root_img = harness.root_img  # the module-scoped fixture: builds or finds the stemcell, extracts root.img
+
+
+@pytest.fixture(scope="module", params=["iso9660", "vfat"])
+def vm(request, root_img, tmp_path_factory):
+    """(session, config drive files, agent_id, format) of a booted stemcell VM; killed afterwards."""
+    fmt = request.param
+    if fmt == "vfat" and not (shutil.which("mkfs.vfat") and shutil.which("mcopy")):
+        pytest.skip("a vfat config drive needs mkfs.vfat and mcopy (apt-get install dosfstools mtools)")
+    work = tmp_path_factory.mktemp(f"guest-{fmt}")
+    key, agent_id, port = paramiko.RSAKey.generate(2048), str(uuid.uuid4()), harness._free_port()
+    key.write_private_key_file(str(work / "id_rsa"))
+    files = harness._config_drive(work, fmt, agent_id, f"ssh-rsa {key.get_base64()} conformance-test")
+    started = time.monotonic()
+    qemu = harness._start_qemu(work, root_img, port, fmt)
+    try:
+        with guest_lib.connect("127.0.0.1", "vcap", key_path=str(work / "id_rsa"), port=port,
+                               timeout=harness.SSH_READY_TIMEOUT, interval=2, command_timeout=60) as session:
+            print(f"\nguest.connect to the stemcell ({fmt}): {time.monotonic() - started:.1f}s after qemu start")
+            yield session, files, agent_id, fmt
+    finally:
+        qemu.kill()
+        qemu.wait(timeout=30)
+
+
+def test_config_drive_is_found_mounted_read_only_and_read_whole(vm):
+    session, files, agent_id, fmt = vm
+
+    drive = session.config_drive()
+
+    assert (drive.label, drive.fstype) == ("config-2", fmt), drive.device
+    assert drive.device == ("/dev/sr0" if fmt == "iso9660" else "/dev/vdc")
+    assert {name: text.encode() for name, text in drive.files.items()} == files, "files as the drive holds them"
+    assert drive.user_data == json.loads(files["openstack/latest/user_data"]) == drive.ec2_user_data
+    assert drive.meta_data["uuid"] == agent_id and drive.network_data == {"links": [], "networks": [], "services": []}
+    assert set(drive.listing) == set(files)
+    leftovers = session.run("grep -c cfm-config-drive /proc/mounts; ls -d /tmp/cfm-config-drive.* 2>/dev/null",
+                            check=False).stdout
+    assert leftovers.split() == ["0"], "the temporary mount is gone"
+
+
+def test_nics_carry_the_static_addresses_by_mac_and_the_default_gateway(vm):
+    session, *_ = vm
+
+    assert session.interfaces() == {
+        harness.MAC_A: [IPv4Interface("10.0.2.15/24")],
+        harness.MAC_B: [IPv4Interface("10.0.3.20/24")],
+    }
+    assert session.ipv4_addresses() == {"10.0.2.15", "10.0.3.20"}
+    assert session.default_gateway() == "10.0.2.2"
+
+
+def test_identity_is_the_agent_id_and_a_boot_id(vm):
+    session, _, agent_id, _ = vm
+
+    assert session.hostname() == agent_id
+    assert uuid.UUID(session.boot_id())
+
+
+def test_the_blank_disk_is_listed_formatted_mounted_and_sized(vm):
+    session, *_ = vm
+
+    assert guest_lib.BlockDevice("vdb", 64 * 2**20, None, "disk") in session.block_devices()
+    session.format_and_mount("/dev/vdb", "/mnt/cfm")
+    session.write_file("/mnt/cfm/token", "t-42\n", sudo=True)
+    assert session.read_file("/mnt/cfm/token", sudo=True) == "t-42\n"
+    session.unmount("/mnt/cfm")
+    assert session.filesystem_size_bytes("/dev/vdb") == 64 * 2**20
