@@ -45,6 +45,10 @@ class Cell:
     tests: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def skip_reason(self) -> str:
+        return _first_reason(self.tests, "skipped")
+
+    @property
     def text(self) -> str:
         return f"{self.status} ({self.detail})" if self.detail else self.status
 
@@ -93,7 +97,7 @@ def measure(tests: list[dict[str, Any]]) -> Cell:
     if bad:
         return Cell("no", f"{bad} of {n} failed", counts, tests)
     if counts.get("error"):
-        return Cell("error", f"{counts['error']} of {n} could not be measured (setup error)", counts, tests)
+        return Cell("error", f"{counts['error']} of {n} not measured: setup error", counts, tests)
     if counts.get("xfailed"):
         return Cell("known failure", _first_reason(tests, "xfailed"), counts, tests)
     passed, skipped = counts.get("passed", 0), counts.get("skipped", 0)

@@ -7,6 +7,7 @@ the error messages of a failure's CPI calls), so the HTML and Markdown can never
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from conformance.results import canonical_digest, code_digest
 FAILING = ("failed", "error", "xpassed")
 EXIT_MEANING = {0: "all selected tests ran", 1: "tests failed", 2: "interrupted", 3: "internal error",
                 4: "usage error", 5: "no tests collected"}
-LONGREPR_LINES = 60
+LONGREPR_LINES = 40
 
 
 class ReportError(ConformanceError):
@@ -65,32 +66,41 @@ def integrity(doc: dict[str, Any]) -> Integrity:
     return Integrity(expected == actual, expected, actual, code == code_digest())
 
 
-def verdict(doc: dict[str, Any]) -> Verdict:
-    """PASS only when nothing failed or errored and pytest says the selection ran to its end."""
-    summary = doc.get("summary") or {}
-    bad = {k: summary.get(k, 0) for k in FAILING if summary.get(k)}
+def verdict(doc: dict[str, Any], check: Integrity | None = None) -> Verdict:
+    """PASS only when nothing failed or errored, pytest says the selection ran to its end, and the
+    record is the one the run wrote (an edited results.json is UNVERIFIED, whatever it claims)."""
+    counts = Counter(t.get("outcome") for t in doc.get("tests", []))
+    bad = {k: counts[k] for k in FAILING if counts.get(k)}
     exitstatus = (doc.get("selection") or {}).get("exitstatus", 0)
+    check = check or integrity(doc)
+    if not check.ok:
+        claimed = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no test"
+        return Verdict("UNVERIFIED", False, f"digest mismatch: edited or partial; the record claims {claimed}")
     if bad:
         return Verdict("FAIL", False, ", ".join(f"{n} {k}" for k, n in bad.items()))
-    if not doc.get("tests"):
+    if not counts:
         return Verdict("EMPTY", False, "no test ran")
     if exitstatus != 0:
         return Verdict("INCOMPLETE", False, f"pytest exit status {exitstatus}: {EXIT_MEANING.get(exitstatus, '?')}")
-    n = sum(summary.values())
-    return Verdict("PASS", True, f"{summary.get('passed', 0)} of {n} passed, nothing failed")
+    return Verdict("PASS", True, f"{counts.get('passed', 0)} of {counts.total()} passed, nothing failed")
 
 
 def failures(doc: dict[str, Any], run_dir: str | Path) -> list[dict[str, Any]]:
-    """Each failed / errored test with its evidence: reason, the tail of its traceback, its CPI calls."""
+    """Failed / errored tests grouped by (outcome, reason): one broken fixture that errors forty
+    tests is one piece of evidence. Each test keeps its CPI calls (with the CPI's error message,
+    from calls.jsonl); the first of a group carries the tail of its traceback."""
     details = {c.get("request_id"): c for c in read_jsonl(Path(run_dir) / "calls.jsonl")}
-    out = []
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
     for test in doc.get("tests", []):
         if test["outcome"] not in FAILING:
             continue
         calls = [{**call, "error_message": _short((details.get(call.get("request_id")) or {}).get("error_message"))}
                  for call in test.get("cpi_calls", [])]
-        out.append({**test, "longrepr_tail": _tail(test.get("longrepr") or ""), "calls": calls})
-    return out
+        key = (test["outcome"], test.get("reason") or "")
+        group = groups.setdefault(key, {"outcome": key[0], "reason": key[1], "tests": [],
+                                        "longrepr_tail": _tail(test.get("longrepr") or "")})
+        group["tests"].append({**test, "calls": calls})
+    return sorted(groups.values(), key=lambda g: (g["outcome"] != "failed", -len(g["tests"])))
 
 
 def _tail(text: str, lines: int = LONGREPR_LINES) -> str:

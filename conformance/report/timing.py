@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-CHART_WIDTH = 760
-LABEL_WIDTH = 190
+CHART_WIDTH = 1000
+LABEL_WIDTH = 260
 ROW_HEIGHT = 24
 TOP_TESTS = 25
 
@@ -93,7 +93,7 @@ def split_chart(split: list[dict[str, Any]]) -> dict[str, Any] | None:
         w_cpi = round(span * s["cpi"] / longest, 1)
         rows.append({**s, "y": 24 + i * ROW_HEIGHT, "w_cpi": w_cpi,
                      "w_rest": round(span * s["total"] / longest - w_cpi, 1),
-                     "label": s["name"] if len(s["name"]) <= 30 else s["name"][:29] + "\u2026"})
+                     "label": s["name"] if len(s["name"]) <= 42 else s["name"][:41] + "\u2026"})
     return {"width": CHART_WIDTH, "height": 30 + len(rows) * ROW_HEIGHT, "rows": rows,
             "label_width": LABEL_WIDTH, "shown": len(rows), "of": len(split)}
 
