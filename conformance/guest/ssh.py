@@ -112,7 +112,7 @@ def open_client(host: str, port: int, user: str, key: paramiko.PKey, attempt_tim
 
 
 def execute(
-    transport: paramiko.Transport, host: str, command: str, label: str, timeout: float, stdin: bytes | None = None
+    transport: paramiko.Transport | None, host: str, command: str, label: str, timeout: float, stdin: bytes | None = None
 ) -> CommandResult:
     """Run ``command`` in a new channel and wait at most ``timeout`` seconds for it to exit.
 
@@ -122,6 +122,8 @@ def execute(
     """
     deadline = time.monotonic() + timeout
     channel = None
+    if transport is None or not transport.is_active():
+        raise GuestConnectionLost(host, label, "the SSH session is closed")
     try:
         channel = transport.open_session(timeout=timeout)
         channel.exec_command(command)
@@ -143,15 +145,28 @@ def _collect(channel: paramiko.Channel, host: str, label: str, timeout: float, d
     pause = 0.005
     while True:
         got = _drain(channel, out, err)
-        if channel.exit_status_ready():
+        if channel.status_event.is_set():  # an exit status came, or the channel closed without one
             _drain(channel, out, err)
+            if channel.exit_status == -1 and _connection_gone(channel.get_transport()):
+                raise EOFError("the connection closed before the command exited")
             return CommandResult(_text(out), _text(err), channel.recv_exit_status())
-        if channel.closed and not got:
-            raise EOFError("channel closed before the command exited")
         if time.monotonic() >= deadline:
             raise GuestCommandTimeout(host, label, timeout, _text(out), _text(err))
         pause = 0.005 if got else min(pause * 2, 0.1)
         channel.status_event.wait(min(pause, max(deadline - time.monotonic(), 0.0)))
+
+
+def _connection_gone(transport: paramiko.Transport, grace: float = 2.0) -> bool:
+    """Whether the connection died (guest rebooted, sshd killed) rather than the command: a
+    command killed by a signal also leaves no exit status (paramiko ignores exit-signal), but
+    its connection lives on. The transport closes its channels before it marks itself inactive,
+    hence the grace period."""
+    deadline = time.monotonic() + grace
+    while transport.is_active():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _drain(channel: paramiko.Channel, out: bytearray, err: bytearray) -> bool:

@@ -334,3 +334,21 @@ def test_format_mount_write_size_and_unmount_a_disk(guest, netns, loop_device):
 
     assert guest.filesystem_size_bytes(device) == 32 * 2**20
     assert mountpoint not in Path("/proc/mounts").read_text()
+
+
+def test_a_connection_that_dies_mid_command_is_lost_not_a_failed_command(netns):
+    from conformance.guest import GuestConnectionLost
+
+    netns.start_sshd()
+    session = connect(netns.guest_ip, "root", key_path=netns.key_path, timeout=30, command_timeout=10)
+    with pytest.raises(GuestConnectionLost, match="kill -9"):
+        session.run("kill -9 $PPID; sleep 5")  # the session's own sshd process: no exit status ever comes
+    with pytest.raises(GuestConnectionLost, match="closed"):
+        session.close() or session.run("true")
+
+
+def test_a_command_killed_by_a_signal_fails_with_no_exit_status(guest):
+    result = guest.run("kill -9 $$", check=False)
+
+    assert result.exit_status == -1, "sshd reports a signal, not an exit status"
+    assert guest.run("echo alive").stdout == "alive\n"
