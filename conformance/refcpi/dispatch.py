@@ -74,8 +74,11 @@ class Call:
     def wait(
         self, fetch, *, what: str, ready, failed=lambda _r: None, describe=None, timeout: float | None = None
     ):
+        from conformance.refcpi.connection import is_transient
+
         return waits.wait_for(
             fetch,
+            transient=is_transient,
             ready=ready,
             failed=failed,
             what=what,

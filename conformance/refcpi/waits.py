@@ -28,12 +28,25 @@ def wait_for(
     what: str,
     timeout: float,
     interval: float,
+    transient: Callable[[Exception], bool] = lambda _exc: False,
 ) -> T | None:
-    """Poll ``fetch()`` (None means gone) until ``ready``; raise CloudError on failure or timeout."""
-    start, last_seen, polls = time.monotonic(), "nothing yet", 0
+    """Poll ``fetch()`` (None means gone) until ``ready``; raise CloudError on failure or timeout.
+
+    A ``transient`` fetch error (a reset connection, a 503) is logged and the poll repeated: the
+    deadline still bounds the wait, and a timeout names the last such error.
+    """
+    start, last_seen, polls, last_error = time.monotonic(), "nothing yet", 0, None
     while True:
-        resource = fetch()
         polls += 1
+        try:
+            resource = fetch()
+        except Exception as exc:
+            if not transient(exc) or time.monotonic() - start + interval > timeout:
+                raise
+            last_error = f"{type(exc).__name__}: {exc}"
+            LOG.warning("%s: transient error while polling (%s), polling on", what, type(exc).__name__)
+            time.sleep(interval)
+            continue
         seen = describe(resource)
         if seen != last_seen:
             LOG.debug("%s: now %s (after %.1fs)", what, seen, time.monotonic() - start)
@@ -45,7 +58,8 @@ def wait_for(
             raise CloudError(f"{what} failed after {time.monotonic() - start:.1f}s: {problem}")
         if time.monotonic() - start + interval > timeout:
             raise WaitTimedOut(
-                f"Timed out after {timeout:g}s waiting for {what}; last observed (after {polls} polls): {last_seen}"
+                f"Timed out after {timeout:g}s waiting for {what}; last observed (after {polls} polls): {last_seen}; "
+                f"last error: {last_error or 'none'}"
             )
         time.sleep(interval)
 
