@@ -130,40 +130,36 @@ def _config_drive_args(work: Path, fmt: str) -> list[str]:
 
 
 def _start_qemu(work: Path, root_img: Path, port: int, fmt: str) -> subprocess.Popen:
+    """TCG, 512 MiB, no default devices (as libvirt starts it); serial console to a file."""
     overlay, blank = work / "overlay.qcow2", work / "persistent.raw"
     subprocess.run(
         ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(root_img), str(overlay)],
         check=True,
     )
     blank.write_bytes(b"")
-    os.truncate(blank, 64 * 2**20)
+    os.truncate(blank, 64 * 2**20)  # a blank "persistent disk": vdb, which the agent must leave alone
+    machine = "-nodefaults -accel tcg -m 512 -smp 1 -nographic -monitor none".split()
+    disks = [
+        "-drive",
+        f"file={overlay},if=virtio,format=qcow2",
+        "-drive",
+        f"file={blank},if=virtio,format=raw",
+    ]
+    nics = [
+        *("-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22"),
+        *("-device", f"virtio-net-pci,netdev=n0,mac={MAC_A}"),
+        *("-netdev", "user,id=n1,restrict=on,net=10.0.3.0/24"),
+        *("-device", f"virtio-net-pci,netdev=n1,mac={MAC_B}"),
+    ]
     return subprocess.Popen(
         [
             QEMU,
-            "-accel",
-            "tcg",
-            "-m",
-            "512",
-            "-smp",
-            "1",
-            "-nographic",
-            "-monitor",
-            "none",
+            *machine,
             "-serial",
             f"file:{work / 'console.log'}",
-            "-drive",
-            f"file={overlay},if=virtio,format=qcow2",
-            "-drive",
-            f"file={blank},if=virtio,format=raw",
+            *disks,
             *_config_drive_args(work, fmt),
-            "-netdev",
-            f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22",
-            "-device",
-            f"virtio-net-pci,netdev=n0,mac={MAC_A}",
-            "-netdev",
-            "user,id=n1,restrict=on,net=10.0.3.0/24",
-            "-device",
-            f"virtio-net-pci,netdev=n1,mac={MAC_B}",
+            *nics,
         ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
