@@ -91,8 +91,10 @@ class GuestSession:
         stdin: str | bytes | None = None,
     ) -> CommandResult:
         """Run a shell command; ``sudo`` runs the whole of it as root (``sudo -n``: never waits
-        for a password). ``check`` raises GuestCommandFailed on a non-zero exit."""
-        wire = f"sudo -n sh -c {shlex.quote(command)}" if sudo else command
+        for a password). ``check`` raises GuestCommandFailed on a non-zero exit, and a command
+        killed by a signal has exit_status -1."""
+        as_root = sudo and self.user != "root"  # root needs no sudo (and a guest may lack it)
+        wire = f"sudo -n sh -c {shlex.quote(command)}" if as_root else command
         label = f"sudo {command}" if sudo else command
         data = stdin.encode() if isinstance(stdin, str) else stdin
         transport = self._client.get_transport()
