@@ -1,5 +1,6 @@
 """Jinja2 environment for the reports: templates shipped as package data, filters for both formats.
 
+Missing fields render empty (a record may be partial or older than the templates).
 HTML is autoescaped (test names, reasons and CPI messages are untrusted text); Markdown gets a
 cell filter that keeps a message on one table row.
 """
@@ -16,7 +17,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.ChainableUndefined,
                              autoescape=jinja2.select_autoescape(["html.j2", "svg.j2"]),
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(secs=seconds, md_cell=md_cell, when=timestamp, css=css_class)

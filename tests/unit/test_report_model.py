@@ -1,0 +1,151 @@
+"""The reports' judgement: capability cells from outcomes, the verdict, the digest check, timings,
+and rendering that escapes untrusted text and needs no network. Synthetic results.json documents
+shaped like real ones (see the component tests for reports of real runs)."""
+
+import json
+import re
+
+import pytest
+
+from conformance.report import build, capabilities, matrix, model, render, timing
+from conformance.results import canonical_digest
+
+pytestmark = pytest.mark.unit
+
+
+def case(name, capability, outcome="passed", reason=None, duration=1.0, calls=()):
+    return {"nodeid": f"suites/test_x.py::{name}", "name": name, "case_id": f"id-{name}",
+            "capability": capability, "outcome": outcome, "duration": duration, "reason": reason,
+            "longrepr": "Traceback\nE   AssertionError: boom" if outcome in ("failed", "error") else None,
+            "cpi_calls": [{"method": m, "request_id": f"cpi-{i}", "duration": d, "outcome": "ok",
+                           "started_at": 100.0 + i} for i, (m, d) in enumerate(calls)]}
+
+
+def results(tests, *, release="zed", name="fake", exitstatus=None, certify=False):
+    failing = any(t["outcome"] in model.FAILING for t in tests)
+    summary = {}
+    for t in tests:
+        summary[t["outcome"]] = summary.get(t["outcome"], 0) + 1
+    doc = {"schema_version": 1, "run_id": "20261121t000000-abcd", "started_at": 100.0, "finished_at": 160.0,
+           "tool": {"name": "cpi-conformance", "version": "0.1.0", "python": "3.11", "code_sha256": "0" * 64},
+           "certify": certify, "selection": {"exitstatus": int(failing) if exitstatus is None else exitstatus},
+           "profile": {"name": name, "release": release, "redacted": {}},
+           "cpi": {"command": ["cpi"], "api_version": 2, "info": {"api_version": 2, "stemcell_formats": ["raw"]}},
+           "cloud": {"release": release, "services": {"compute": {"api_version": "2.1", "min_microversion": "2.1",
+                                                                   "max_microversion": "2.93"}}},
+           "summary": summary, "tests": tests, "setup_calls": []}
+    doc["digest"] = {"algorithm": "sha256", "canonical": canonical_digest(doc)}
+    return doc
+
+
+def write(tmp_path, doc, name="run"):
+    run_dir = tmp_path / name
+    run_dir.mkdir()
+    (run_dir / "results.json").write_text(json.dumps(doc))
+    return run_dir
+
+
+@pytest.mark.parametrize("outcomes, status, detail", [
+    (["passed", "passed"], "yes", ""),
+    (["passed", "failed"], "no", "1 of 2 failed"),
+    (["passed", "error"], "error", "1 of 2 not measured: setup error"),
+    (["skipped"], "skipped", "profile: features.snapshots is false"),
+    (["passed", "skipped"], "yes", "partly: 1 of 2 skipped: profile: features.snapshots is false"),
+    (["xfailed", "passed"], "known failure", "known failure: bug 12"),
+    ([], "not run", "no test of this row was selected"),
+])
+def test_a_cell_says_what_was_measured(outcomes, status, detail):
+    reasons = {"skipped": "profile: features.snapshots is false", "xfailed": "known failure: bug 12"}
+    tests = [case(f"t{i}", "snapshots", o, reasons.get(o)) for i, o in enumerate(outcomes)]
+    cell = capabilities.measure(tests)
+    assert (cell.status, cell.detail) == (status, detail)
+
+
+def test_tests_land_in_the_bosh_io_style_rows():
+    tests = [case("test_light_stemcell_points_at_an_existing_image", "stemcell"),
+             case("test_heavy_stemcell_becomes_an_active_image_with_the_manifest_formats", "stemcell"),
+             case("test_two_manual_nics_get_one_port_each_with_the_requested_ips[x]", "network_manual", "skipped",
+                  "profile: features.multi_nic is false"),
+             case("test_static_ip_is_on_the_port_and_on_the_matching_nic", "network_manual"),
+             case("test_teleport", "teleportation")]
+    rows = {r.key: r for r in capabilities.table(tests)}
+    assert rows["stemcell_light"].cell.status == rows["stemcell_heavy"].cell.status == "yes"
+    assert rows["network_manual_multiple"].cell.text == "skipped (profile: features.multi_nic is false)"
+    assert rows["network_manual_single"].cell.status == "yes"
+    assert rows["teleportation"].cell.status == "yes", "an unknown capability gets its own row"
+    assert rows["snapshots"].cell.status == "not run"
+
+
+@pytest.mark.parametrize("outcomes, exitstatus, word", [
+    (["passed", "skipped"], 0, "PASS"),
+    (["passed", "failed"], 1, "FAIL"),
+    (["passed", "error"], 1, "FAIL"),
+    (["passed"], 2, "INCOMPLETE"),
+    ([], 5, "EMPTY"),
+])
+def test_pass_only_when_nothing_failed_or_errored(outcomes, exitstatus, word):
+    doc = results([case(f"t{i}", "contract", o) for i, o in enumerate(outcomes)], exitstatus=exitstatus)
+    verdict = model.verdict(doc)
+    assert verdict.word == word and verdict.passed == (word == "PASS")
+
+
+def test_an_edited_record_is_unverified_whatever_it_claims():
+    doc = results([case("t1", "contract", "failed")])
+    assert model.integrity(doc).ok
+    doc["tests"][0]["outcome"] = "passed"
+    check = model.integrity(doc)
+    assert not check.ok and check.text.startswith("digest mismatch: edited or partial")
+    assert model.verdict(doc).word == "UNVERIFIED"
+
+
+def test_timing_per_method_and_per_test():
+    doc = results([case("a", "vm_lifecycle", calls=[("create_vm", 30.0), ("has_vm", 0.2), ("has_vm", 0.4)],
+                        duration=40.0),
+                   case("b", "vm_lifecycle", calls=[("has_vm", 0.3), ("create_vm", 50.0)], duration=20.0)])
+    stats = {s["method"]: s for s in timing.method_stats(doc)}
+    assert (stats["has_vm"]["n"], stats["has_vm"]["min"], stats["has_vm"]["median"], stats["has_vm"]["max"]) == \
+        (3, 0.2, 0.3, 0.4)
+    assert stats["create_vm"]["p90"] == 50.0
+    split = {s["name"]: s for s in timing.per_test_split(doc)}
+    assert split["a"]["cpi"] == pytest.approx(30.6) and split["a"]["rest"] == pytest.approx(9.4)
+    assert split["b"]["cpi"] == 20.0 and split["b"]["rest"] == 0.0, "CPI time never exceeds the test's time"
+    chart = timing.method_chart(timing.method_stats(doc))
+    xs = [r["x_median"] for r in chart["rows"]]
+    assert xs == sorted(xs, reverse=True) and all(timing.LABEL_WIDTH <= x <= timing.CHART_WIDTH for x in xs)
+
+
+def test_the_report_is_self_contained_and_escapes_untrusted_text(tmp_path):
+    evil = "<script>alert(1)</script> | pipe"
+    doc = results([case("t1", "contract", "failed", reason=evil, calls=[("info", 0.1)]),
+                   case("t2", "snapshots", "skipped", reason="profile: features.snapshots is false")])
+    run_dir = write(tmp_path, doc)
+    html_path, md_path = build.write_reports(run_dir)
+    html, md = html_path.read_text(), md_path.read_text()
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert not re.search(r"<(script|link|img|iframe)\b|src=|@import|url\(", html), "no external or scripted content"
+    assert "<svg" in html and "FAIL" in html and "Snapshots" in html
+    assert "**Verdict: FAIL**" in md and "\\| pipe" in md
+    assert "Snapshots: 1 test(s) skipped: profile: features.snapshots is false" in md
+
+
+def test_render_run_says_why_instead_of_raising(tmp_path, capsys):
+    assert build.render_run(tmp_path) == []
+    assert "not rendered" in capsys.readouterr().err
+
+
+def test_matrix_orders_releases_oldest_first(tmp_path):
+    new = write(tmp_path, results([case("t1", "snapshots")], release="zed", name="zed"), "a")
+    old = write(tmp_path, results([case("t1", "snapshots", "skipped", reason="liberty: no Cinder v3")],
+                                  release="liberty", name="liberty"), "b")
+    ctx = matrix.context([new, old])
+    assert [c["label"] for c in ctx["columns"]] == ["liberty / liberty", "zed / zed"]
+    row = next(r for r in ctx["matrix"] if r["key"] == "snapshots")
+    assert [c.cell.text for c in row["cells"]] == ["skipped (liberty: no Cinder v3)", "yes"]
+    html, md = matrix.write_matrix([new, old], tmp_path / "m")
+    assert "liberty / liberty" in html.read_text() and "| Snapshots | skipped (liberty: no Cinder v3) | yes |" \
+        in md.read_text()
+
+
+def test_markdown_cells_stay_on_one_row():
+    assert render.md_cell("a|b\nc  d") == "a\\|b c d"
+    assert render.seconds(0.25) == "250 ms" and render.seconds(3.44) == "3.4 s" and render.seconds(125) == "2 min 05 s"
