@@ -149,3 +149,18 @@ def test_matrix_orders_releases_oldest_first(tmp_path):
 def test_markdown_cells_stay_on_one_row():
     assert render.md_cell("a|b\nc  d") == "a\\|b c d"
     assert render.seconds(0.25) == "250 ms" and render.seconds(3.44) == "3.4 s" and render.seconds(125) == "2 min 05 s"
+
+
+@pytest.mark.parametrize("outcome, certified", [("passed", True), ("failed", False)])
+def test_a_certification_run_is_certified_only_when_it_passes(tmp_path, outcome, certified):
+    run_dir = write(tmp_path, results([case("t1", "contract", outcome)], certify=True))
+    md = build.write_reports(run_dir)[1].read_text()
+    assert ("Certification run: **CERTIFIED**" in md) is certified
+    assert ("Certification run: **NOT certified (verdict FAIL)**" in md) is not certified
+
+
+def test_a_partial_record_still_renders(tmp_path):
+    doc = {"run_id": "x", "tests": [{"nodeid": "a::t", "name": "t", "outcome": "passed", "duration": 1.0}]}
+    doc["digest"] = {"algorithm": "sha256", "canonical": canonical_digest(doc)}
+    md = build.write_reports(write(tmp_path, doc))[1].read_text()
+    assert "**Verdict: PASS**" in md and "| Other | **yes** | 1 passed |" in md
