@@ -60,7 +60,8 @@ def method_chart(stats: list[dict[str, Any]]) -> dict[str, Any] | None:
     ticks = []
     decade = lo
     while decade <= hi * 1.0001:
-        ticks.append({"x": x(decade), "label": _seconds_label(decade)})
+        ticks.append({"x": x(decade), "label": _seconds_label(decade), "major": True})
+        ticks += [{"x": x(decade * m), "label": "", "major": False} for m in (2, 5) if decade * m < hi]
         decade *= 10
     return {"width": CHART_WIDTH, "height": 40 + len(rows) * ROW_HEIGHT, "rows": rows, "ticks": ticks,
             "label_width": LABEL_WIDTH, "bottom": 30 + len(rows) * ROW_HEIGHT - ROW_HEIGHT // 2}
