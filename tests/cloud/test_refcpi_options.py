@@ -1,0 +1,43 @@
+"""Per-call options of the reference CPI (merged from the request context), against the local cloud."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import test_refcpi_lifecycle as lifecycle
+
+pytestmark = pytest.mark.cloud
+
+# the lifecycle module's fixtures (module scope: this module gets its own stemcell)
+cpi, nets, stemcell = lifecycle.cpi, lifecycle.nets, lifecycle.stemcell
+
+
+def test_boot_from_volume_on_a_light_stemcell(cpi, os_conn, nets, stemcell):
+    """boot_from_volume MUST boot from a Cinder volume of root_disk.size GiB, deleted with the VM."""
+    light = cpi(
+        "create_stemcell", "/unused", {"name": "cfm-test-light", "version": "1", "image_id": stemcell}
+    )
+    networks = {"d": {"type": "dynamic", "cloud_properties": {"net_id": nets["cfm-dynamic"].id}}}
+    cloud_properties = {"instance_type": "cfm.tiny", "root_disk": {"size": 4}}
+    cid, _nets = cpi(
+        "create_vm",
+        f"cfm-test-agent-{uuid.uuid4()}",
+        light,
+        cloud_properties,
+        networks,
+        [],
+        {},
+        context={"boot_from_volume": True},
+    )
+    try:
+        attached = os_conn.compute.get_server(cid).attached_volumes
+        volumes = [os_conn.block_storage.get_volume(a["id"]) for a in attached]
+        assert [(v.size, v.is_bootable, v.status) for v in volumes] == [(4, True, "in-use")]
+    finally:
+        cpi("delete_vm", cid)
+        cpi("delete_stemcell", light)
+    remaining = [
+        v for v in (os_conn.block_storage.find_volume(v.id, ignore_missing=True) for v in volumes) if v
+    ]
+    assert all(v.status == "deleting" for v in remaining), "root volume deleted on termination"
