@@ -51,8 +51,8 @@ class Lab:
 
     # -- VMs ------------------------------------------------------------------------------
     def create_vm(self, stack: CleanupStack, stemcell_cid: str, networks: dict, *, cloud_properties=None,
-                  disk_cids=(), env=None, context=None) -> Vm:
-        agent_id = self.names.agent_id()
+                  disk_cids=(), env=None, context=None, agent_id: str | None = None) -> Vm:
+        agent_id = agent_id or self.names.agent_id()
         props = dict(self.profile.vm.cloud_properties if cloud_properties is None else cloud_properties)
         cid, answered = self.cpi.create_vm(agent_id, stemcell_cid, props, networks, list(disk_cids),
                                            env or specs.agent_env(self.run_id), context=context)

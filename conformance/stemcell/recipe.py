@@ -20,7 +20,8 @@ OPERATING_SYSTEM = "debian-bookworm"
 FILE_PREFIX = "conformance-debian-"
 
 # The guest: a kernel, systemd, sshd, dbus (so that the ACPI power button gives a fast soft
-# reboot), the agent's tools (jq, iproute2, dhclient, blkid/mount) and what disk tests use.
+# reboot), the agent's tools (jq, iproute2, dhclient, blkid/mount), what disk tests use, and ping
+# (VM-to-VM reachability is checked from inside the guest, as a BOSH job would see it).
 PACKAGES = (
     "linux-image-cloud-amd64",
     "systemd-sysv",
@@ -36,6 +37,7 @@ PACKAGES = (
     "e2fsprogs",
     "fdisk",
     "util-linux",
+    "iputils-ping",
 )
 
 FILES_DIR = Path(__file__).with_name("files")

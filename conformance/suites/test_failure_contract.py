@@ -12,15 +12,16 @@ from conformance.expect import assert_error_type
 pytestmark = [pytest.mark.capability("failure_contract")]
 
 
-def _failed_create(lab, cleanup, stemcell, networks, **kw) -> CpiError:
+def _failed_create(lab, cleanup, stemcell, networks, agent_id, **kw) -> CpiError:
     with pytest.raises(CpiError) as info:
-        lab.create_vm(cleanup, stemcell.cid, networks, **kw)
+        lab.create_vm(cleanup, stemcell.cid, networks, agent_id=agent_id, **kw)
     assert info.value.known, f"create_vm failed with an error type the Director does not know: {info.value.type}"
     return info.value
 
 
-def _assert_nothing_left(cloud, networks, profile, agent_id_prefix: str) -> None:
-    """No port holds a requested static IP, no floating IP is associated, no server of ours exists."""
+def _assert_nothing_left(cloud, networks, profile, agent_id: str) -> None:
+    """No port holds a requested static IP, no floating IP is associated, no server carries the
+    failed call's agent id."""
     t = profile.timeouts
     ips = {spec["ip"] for spec in networks.values() if spec["type"] == "manual"}
 
@@ -34,8 +35,7 @@ def _assert_nothing_left(cloud, networks, profile, agent_id_prefix: str) -> None
 
     wait_for(leftovers, ready=lambda left: not left, describe=lambda left: f"left behind: {left}",
              timeout=t.port_release, interval=t.poll, what="no port or floating IP left by the failed create_vm")
-    ours = [s.id for s in cloud.conn.compute.servers() if any(
-        str(v).startswith(agent_id_prefix) for v in (s.metadata or {}).values())]
+    ours = [s.id for s in cloud.conn.compute.servers() if agent_id in (s.metadata or {}).values()]
     assert not ours, f"servers left by the failed create_vm: {ours}"
 
 
@@ -49,8 +49,9 @@ def test_create_vm_with_an_unknown_flavor_fails_cleanly(lab, cleanup, stemcell, 
     """
     networks, _ = lab.networks_for(cleanup, manual=1, vip=profile.networks.vip is not None)
     props = {**profile.vm.cloud_properties, "instance_type": "cfm-no-such-flavor"}
-    _failed_create(lab, cleanup, stemcell, networks, cloud_properties=props)
-    _assert_nothing_left(cloud, networks, profile, names.prefix())
+    agent_id = names.agent_id()
+    _failed_create(lab, cleanup, stemcell, networks, agent_id, cloud_properties=props)
+    _assert_nothing_left(cloud, networks, profile, agent_id)
 
 
 @pytest.mark.case("53b0f347-e80b-40b9-918d-255a38ec19fd")
@@ -63,8 +64,9 @@ def test_create_vm_on_a_missing_network_fails_cleanly(lab, cleanup, stemcell, cl
     networks, _ = lab.networks_for(cleanup, manual=1, vip=profile.networks.vip is not None)
     first = profile.networks.manual[0].name
     networks[first]["cloud_properties"]["net_id"] = str(uuid.uuid4())
-    _failed_create(lab, cleanup, stemcell, networks)
-    _assert_nothing_left(cloud, networks, profile, names.prefix())
+    agent_id = names.agent_id()
+    _failed_create(lab, cleanup, stemcell, networks, agent_id)
+    _assert_nothing_left(cloud, networks, profile, agent_id)
 
 
 @pytest.mark.case("0a0b1d21-077b-4305-a8ab-220cfd4fedf4")
@@ -79,8 +81,9 @@ def test_create_vm_with_an_ip_outside_the_subnet_fails_cleanly(lab, cleanup, ste
     first = profile.networks.manual[0]
     outside = str(ipaddress.IPv4Address(int(first.cidr.broadcast_address) + 10))
     networks[first.name]["ip"] = outside
-    _failed_create(lab, cleanup, stemcell, networks)
-    _assert_nothing_left(cloud, networks, profile, names.prefix())
+    agent_id = names.agent_id()
+    _failed_create(lab, cleanup, stemcell, networks, agent_id)
+    _assert_nothing_left(cloud, networks, profile, agent_id)
 
 
 @pytest.mark.case("a3ef6791-f91a-4785-8369-cc1eb6a6d690")
