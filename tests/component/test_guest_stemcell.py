@@ -8,6 +8,7 @@ SSH forwarded from 127.0.0.1), reused as is: same image, same config drive, same
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 import uuid
@@ -21,12 +22,26 @@ from conformance import guest as guest_lib
 
 pytestmark = pytest.mark.component
 
+VOLUME_BYTES = 32 * 2**20
 root_img = harness.root_img  # the module-scoped fixture: builds or finds the stemcell, extracts root.img
+
+
+def _qemu_with_volume(work, volume_id: str) -> str:
+    """A qemu that execs the real one with one more virtio disk whose serial is ``volume_id``,
+    as Nova attaches a Cinder volume (the guest sees the first 20 characters)."""
+    disk, wrapper = work / "volume.raw", work / "qemu-with-volume"
+    disk.write_bytes(b"")
+    os.truncate(disk, VOLUME_BYTES)
+    extra = f"-drive file={disk},if=none,id=volume,format=raw -device virtio-blk-pci,drive=volume,serial={volume_id},addr=0x1f"
+    wrapper.write_text(f'#!/bin/sh\nexec {harness.QEMU} "$@" {extra}\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
 
 
 @pytest.fixture(scope="module", params=["iso9660", "vfat"])
 def vm(request, root_img, tmp_path_factory):
-    """(session, config drive files, agent_id, format) of a booted stemcell VM; killed afterwards."""
+    """(session, config drive files, agent_id, format, volume id) of a booted stemcell VM; killed
+    afterwards."""
     fmt = request.param
     if fmt == "vfat" and not (shutil.which("mkfs.vfat") and shutil.which("mcopy")):
         pytest.skip("a vfat config drive needs mkfs.vfat and mcopy (apt-get install dosfstools mtools)")
@@ -34,20 +49,25 @@ def vm(request, root_img, tmp_path_factory):
     key, agent_id, port = paramiko.RSAKey.generate(2048), str(uuid.uuid4()), harness._free_port()
     key.write_private_key_file(str(work / "id_rsa"))
     files = harness._config_drive(work, fmt, agent_id, f"ssh-rsa {key.get_base64()} conformance-test")
+    volume_id = str(uuid.uuid4())
     started = time.monotonic()
-    qemu = harness._start_qemu(work, root_img, port, fmt)
+    with pytest.MonkeyPatch.context() as patch:  # the harness's qemu, plus one disk with a volume serial
+        patch.setattr(harness, "QEMU", _qemu_with_volume(work, volume_id))
+        qemu = harness._start_qemu(work, root_img, port, fmt)
     try:
+        time.sleep(1)
+        assert qemu.poll() is None, f"qemu exited at once: {(work / 'qemu.err').read_text()[-500:]}"
         with guest_lib.connect("127.0.0.1", "vcap", key_path=str(work / "id_rsa"), port=port,
                                timeout=harness.SSH_READY_TIMEOUT, interval=2, command_timeout=60) as session:
             print(f"\nguest.connect to the stemcell ({fmt}): {time.monotonic() - started:.1f}s after qemu start")
-            yield session, files, agent_id, fmt
+            yield session, files, agent_id, fmt, volume_id
     finally:
         qemu.kill()
         qemu.wait(timeout=30)
 
 
 def test_config_drive_is_found_mounted_read_only_and_read_whole(vm):
-    session, files, agent_id, fmt = vm
+    session, files, agent_id, fmt, _ = vm
 
     drive = session.config_drive()
 
@@ -74,7 +94,7 @@ def test_nics_carry_the_static_addresses_by_mac_and_the_default_gateway(vm):
 
 
 def test_identity_is_the_agent_id_and_a_boot_id(vm):
-    session, _, agent_id, _ = vm
+    session, _, agent_id, *_ = vm
 
     assert session.hostname() == agent_id
     assert uuid.UUID(session.boot_id())
@@ -89,3 +109,16 @@ def test_the_blank_disk_is_listed_formatted_mounted_and_sized(vm):
     assert session.read_file("/mnt/cfm/token", sudo=True) == "t-42\n"
     session.unmount("/mnt/cfm")
     assert session.filesystem_size_bytes("/dev/vdb") == 64 * 2**20
+
+
+def test_a_volume_is_found_by_its_virtio_serial(vm):
+    session, *_, volume_id = vm
+
+    device = session.device_for_volume(volume_id)
+
+    assert device is not None and device.startswith("/dev/vd"), session.block_devices()
+    assert session.filesystem_size_bytes(device) == VOLUME_BYTES
+    assert session.device_for_volume(str(uuid.uuid4())) is None
+    assert guest_lib.BlockDevice(device.removeprefix("/dev/"), VOLUME_BYTES, volume_id[:20], "disk") in (
+        session.block_devices()
+    )
