@@ -236,7 +236,9 @@ def test_parallel_calls_do_not_interfere(cpi, os_conn):
     with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
         disks = list(pool.map(lambda _i: cpi("create_disk", 1024, {}, None), range(3)))
     try:
-        assert len(set(disks)) == 3 and all(os_conn.block_storage.get_volume(d).status == "available" for d in disks)
+        assert len(set(disks)) == 3 and all(
+            os_conn.block_storage.get_volume(d).status == "available" for d in disks
+        )
     finally:
         with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
             list(pool.map(lambda d: cpi("delete_disk", d), disks))
