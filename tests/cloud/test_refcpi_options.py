@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 
 import pytest
 import test_refcpi_lifecycle as lifecycle
@@ -41,3 +43,27 @@ def test_boot_from_volume_on_a_light_stemcell(cpi, os_conn, nets, stemcell):
         v for v in (os_conn.block_storage.find_volume(v.id, ignore_missing=True) for v in volumes) if v
     ]
     assert all(v.status == "deleting" for v in remaining), "root volume deleted on termination"
+
+
+def test_a_clouds_yaml_entry_replaces_inline_credentials(localcloud_facts, tmp_path):
+    """``"cloud": "<name>"`` in the openstack section MUST authenticate through clouds.yaml."""
+    doc = json.loads(Path(localcloud_facts["cpi_json"]).read_text())
+    openstack = doc["cloud"]["properties"]["openstack"]
+    for key in (
+        "auth_url",
+        "username",
+        "api_key",
+        "project",
+        "domain",
+        "user_domain_name",
+        "project_domain_name",
+    ):
+        openstack.pop(key, None)
+    openstack.update(cloud=localcloud_facts["cloud"], clouds_file=localcloud_facts["clouds_yaml"])
+    config = tmp_path / "cpi.json"
+    config.write_text(json.dumps(doc))
+    by_name = lifecycle.RefCpi(config)
+    assert by_name("has_vm", str(uuid.uuid4())) is False
+    assert by_name("calculate_vm_cloud_properties", {"cpu": 1, "ram": 256, "ephemeral_disk_size": 0})[
+        "instance_type"
+    ]
