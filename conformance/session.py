@@ -22,6 +22,7 @@ from conformance.jsonl import JsonlFile
 from conformance.naming import Names, new_run_id
 from conformance.profile import STATIC_IPS_PER_WORKER, Profile, load_profile
 from conformance.profile_resolve import CPI_CONFIG_PLACEHOLDER
+from conformance.report import allure_steps
 
 OUTCOME = pytest.StashKey[dict]()
 
@@ -50,6 +51,7 @@ class RunState:
     def record_call(self, record) -> None:
         self.records.setdefault(self.current, []).append(record)
         self.calls.append({"nodeid": self.current, "worker": self.worker, **record.to_dict()})
+        allure_steps.record_call(record)
 
 
 STATE = pytest.StashKey[RunState]()
@@ -200,11 +202,12 @@ class FixturesPlugin:
             report.user_properties.append(("capability", capability_of(item)))
         if report.failed:
             records = self.state.records.get(item.nodeid, [])
-            if records and report.when == "call" or (records and report.when == "setup"):
+            if records and report.when in ("setup", "call"):
                 report.sections.append(("cpi-calls " + report.when, _transcript(records)))
                 logs = "\n".join(f"--- {r.method} {r.request_id}\n{r.log[-4000:]}" for r in records if r.log)
                 if logs:
                     report.sections.append(("cpi-log " + report.when, logs))
+            allure_steps.attach_on_failure(item, report.sections)
         return report
 
 
