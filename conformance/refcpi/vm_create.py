@@ -136,7 +136,26 @@ def _failure(call: Any, exc: Exception, created: Created, plan: networks.Network
     )
 
 
-def create_vm(call, agent_id, stemcell_cid, cloud_properties, network_spec, disk_cids, env):
+@dataclass(frozen=True)
+class VmSpec:
+    """Everything create_vm decided before touching the cloud: checked, nothing created yet."""
+
+    agent_id: str
+    server_name: str
+    network_spec: dict[str, Any]
+    plan: networks.NetworkPlan
+    image_id: str
+    flavor: Any
+    key_name: str | None
+    group_names: list[str]
+    group_ids: list[str]
+    zone: str | None
+    cloud_properties: dict[str, Any]
+    env: Any
+
+
+def _prepare(call, agent_id, stemcell_cid, cloud_properties, network_spec, disk_cids, env) -> VmSpec:
+    """Validate and resolve every input; a problem here is a CloudError with nothing to undo."""
     _check_arguments(agent_id, stemcell_cid, cloud_properties, disk_cids)
     cfg, conn = call.config, call.conn
     plan = networks.plan(network_spec, use_dhcp=cfg.use_dhcp, config_drive=cfg.config_drive)
@@ -147,65 +166,83 @@ def create_vm(call, agent_id, stemcell_cid, cloud_properties, network_spec, disk
     group_names = security_group_names(plan, cloud_properties, cfg.get("default_security_groups", []))
     group_ids = ports.resolve_security_groups(conn, group_names)
     zone = availability_zone(call, cloud_properties, disk_cids or [])
-    server_name, created = f"vm-{uuid.uuid4()}", Created()
+    return VmSpec(
+        agent_id, f"vm-{uuid.uuid4()}", network_spec, plan, image_id, flavor, key_name, group_names,
+        group_ids, zone, cloud_properties, env,
+    )  # fmt: skip
+
+
+def _user_data(call: Any, spec: VmSpec, agent_nets: dict[str, Any]) -> str:
+    agent_settings = settings.agent_settings(
+        server_name=spec.server_name,
+        agent_id=spec.agent_id,
+        networks=agent_nets,
+        env=spec.env,
+        has_ephemeral=flavors.FlavorInfo.of(spec.flavor).ephemeral > 0,
+        agent=call.config.agent,
+    )
+    return base64.b64encode(settings.user_data(agent_settings).encode()).decode()
+
+
+def _build(call: Any, spec: VmSpec, created: Created) -> dict[str, Any]:
+    """Ports, server, ACTIVE, floating IP; records each creation in ``created``. The agent networks."""
+    macs = _create_ports(call, spec.plan, spec.server_name, spec.group_ids, created)
+    agent_nets = settings.agent_networks(spec.network_spec, call.config.use_dhcp, macs)
+    params = _server_params(call, spec, created)
+    params["user_data"] = _user_data(call, spec, agent_nets)
+    readable = call.config.get("human_readable_vm_names")
+    params["metadata"] = {"agent_id": spec.agent_id[:255]} | (
+        {"registry_key": spec.server_name} if readable else {}
+    )
+    params.update(extra_params(call, spec.image_id, spec.flavor, spec.cloud_properties))
+    server = _wait_active(call, _boot(call, params, created).id)
+    created.fip_id = ports.associate_vip(call.conn, spec.plan, spec.network_spec, server)
+    return agent_nets
+
+
+def _fail(call: Any, exc: Exception, spec: VmSpec, created: Created) -> CpiFailure:
+    """Classify, then undo everything; the answer carries any cleanup problem too."""
+    LOG.warning("create_vm failed, removing what it made: %s", exc)
     try:
-        macs = _create_ports(call, plan, server_name, group_ids, created)
-        agent_nets = settings.agent_networks(network_spec, cfg.use_dhcp, macs)
-        agent_settings = settings.agent_settings(
-            server_name=server_name,
-            agent_id=agent_id,
-            networks=agent_nets,
-            env=env,
-            has_ephemeral=flavors.FlavorInfo.of(flavor).ephemeral > 0,
-            agent=cfg.agent,
+        failure = _failure(call, exc, created, spec.plan)
+    except Exception as inner:  # classifying must never skip the undo
+        LOG.warning("could not classify the failure: %s", inner)
+        failure = (
+            VMCreationFailed(f"{type(exc).__name__}: {exc}") if created.server_id else CloudError(str(exc))
         )
-        params = _server_params(
-            call, server_name, image_id, flavor, key_name, group_names, zone, plan, created
-        )
-        params["user_data"] = base64.b64encode(settings.user_data(agent_settings).encode()).decode()
-        params["metadata"] = {"agent_id": agent_id[:255]} | (
-            {"registry_key": server_name} if cfg.get("human_readable_vm_names") else {}
-        )
-        params.update(extra_params(call, image_id, flavor, cloud_properties))
-        server = _boot(call, params, created)
-        server = _wait_active(call, server.id)
-        created.fip_id = ports.associate_vip(conn, plan, network_spec, server)
+    problems = _undo(call, created)
+    if problems:
+        failure.message += "; cleanup problems: " + "; ".join(problems)
+    return failure
+
+
+def create_vm(call, agent_id, stemcell_cid, cloud_properties, network_spec, disk_cids, env):
+    spec = _prepare(call, agent_id, stemcell_cid, cloud_properties, network_spec, disk_cids, env)
+    created = Created()
+    try:
+        agent_nets = _build(call, spec, created)
     except Exception as exc:
-        LOG.warning("create_vm failed, removing what it made: %s", exc)
-        try:
-            failure = _failure(call, exc, created, plan)
-        except Exception as inner:  # classifying must never skip the undo
-            LOG.warning("could not classify the failure: %s", inner)
-            failure = (
-                VMCreationFailed(f"{type(exc).__name__}: {exc}")
-                if created.server_id
-                else CloudError(str(exc))
-            )
-        problems = _undo(call, created)
-        if problems:
-            failure.message += "; cleanup problems: " + "; ".join(problems)
-        raise failure from None
-    LOG.info("Server %s is ACTIVE", server.id)
-    return [server.id, agent_nets] if call.v2 else server.id
+        raise _fail(call, exc, spec, created) from None
+    LOG.info("Server %s is ACTIVE", created.server_id)
+    return [created.server_id, agent_nets] if call.v2 else created.server_id
 
 
-def _server_params(
-    call, server_name, image_id, flavor, key_name, group_names, zone, plan, created
-) -> dict[str, Any]:
+def _server_params(call: Any, spec: VmSpec, created: Created) -> dict[str, Any]:
     nets = [{"port": port_id} for port_id in created.port_ids]
-    if plan.dynamic:
-        nets.append({"uuid": plan.dynamic.net_id} if plan.dynamic.net_id else {})
+    dynamic = spec.plan.dynamic
+    if dynamic and dynamic.net_id:
+        nets.append({"uuid": dynamic.net_id})
     params: dict[str, Any] = {
-        "name": server_name,
-        "image_id": image_id,
-        "flavor_id": flavor.id,
-        "networks": [n for n in nets if n] or "auto",
+        "name": spec.server_name,
+        "image_id": spec.image_id,
+        "flavor_id": spec.flavor.id,
+        "networks": nets or "auto",
         "config_drive": bool(call.config.config_drive),
     }
-    if key_name:
-        params["key_name"] = key_name
-    if plan.dynamic and group_names:
-        params["security_groups"] = [{"name": name} for name in group_names]
-    if zone:
-        params["availability_zone"] = zone
+    if spec.key_name:
+        params["key_name"] = spec.key_name
+    if dynamic and spec.group_names:  # pre-created ports carry their groups already
+        params["security_groups"] = [{"name": name} for name in spec.group_names]
+    if spec.zone:
+        params["availability_zone"] = spec.zone
     return params
