@@ -117,3 +117,23 @@ def test_missing_vm_and_disk_answers(cpi):
     assert cpi.error("set_disk_metadata", ghost, {"a": "b"}).type == "Bosh::Clouds::DiskNotFound"
     assert cpi.error("snapshot_disk", ghost, {}).type == "Bosh::Clouds::DiskNotFound"
     assert cpi.error("resize_disk", ghost, 2048).type == "Bosh::Clouds::DiskNotFound"
+
+
+@pytest.fixture
+def unschedulable_flavor(os_admin):
+    """A public flavor no host can take (more RAM than placement offers, within the quota): Nova puts the server in ERROR."""
+    flavor = os_admin.compute.create_flavor(
+        name=f"cfm-test-huge-{uuid.uuid4().hex[:8]}", ram=45000, vcpus=1, disk=3, is_public=True
+    )
+    yield flavor.name
+    os_admin.compute.delete_flavor(flavor, ignore_missing=True)
+
+
+def test_server_in_error_ends_the_wait_with_the_nova_fault(
+    cpi, os_conn, nets, stemcell, unschedulable_flavor
+):
+    networks = {"a": manual(os_conn, nets["cfm-manual-a"], default=True)}
+    agent_id, error = create(cpi, stemcell, networks, {"instance_type": unschedulable_flavor})
+    assert (error.type, error.ok_to_retry) == ("Bosh::Clouds::VMCreationFailed", True)
+    assert "status ERROR" in error.message and "No valid host" in error.message, "Nova's fault in the message"
+    assert leftovers(os_conn, agent_id, networks) == {"servers": [], "ports": []}
