@@ -67,3 +67,19 @@ def test_a_clouds_yaml_entry_replaces_inline_credentials(localcloud_facts, tmp_p
     assert by_name("calculate_vm_cloud_properties", {"cpu": 1, "ram": 256, "ephemeral_disk_size": 0})[
         "instance_type"
     ]
+
+
+def test_disk_locality_puts_the_vm_in_the_disks_zone(cpi, os_conn, nets, stemcell):
+    """create_vm with disk_cids MUST place the server in the availability zone of those disks."""
+    disk = cpi("create_disk", 1024, {}, None)
+    try:
+        zone = os_conn.block_storage.get_volume(disk).availability_zone
+        networks = {"d": {"type": "dynamic", "cloud_properties": {"net_id": nets["cfm-dynamic"].id}}}
+        cid, _nets = cpi("create_vm", f"cfm-test-agent-{uuid.uuid4()}", stemcell, {"instance_type": "cfm.tiny"},
+                         networks, [disk], {})  # fmt: skip
+        try:
+            assert os_conn.compute.get_server(cid).availability_zone == zone
+        finally:
+            cpi("delete_vm", cid)
+    finally:
+        cpi("delete_disk", disk)
