@@ -20,6 +20,7 @@ from conformance.refcpi.logs import Scrubber
 LOG = logging.getLogger("conformance.refcpi.connection")
 INTERFACES = {"publicURL": "public", "internalURL": "internal", "adminURL": "admin"}
 SECRET_AUTH_KEYS = ("password", "token", "application_credential_secret")
+CONNECT_RETRIES = 2
 
 
 def _auth_url(url: str) -> str:
@@ -76,6 +77,8 @@ def connect(config: Config, scrubber: Scrubber, cacert_path: str | None = None) 
     import openstack.config
 
     extra = _tls_options(config, cacert_path)
+    # a request that never reached the service (refused, reset keep-alive) is safe to send again
+    extra["connect_retries"] = CONNECT_RETRIES
     region = config.get("region")
     interface = INTERFACES.get(config.get("endpoint_type", ""), config.get("endpoint_type"))
     if interface:
