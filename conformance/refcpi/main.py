@@ -101,11 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     scrubber = logs.Scrubber()
     capture = logs.setup(scrubber)
     started = time.monotonic()
+    stdout, sys.stdout = sys.stdout, sys.stderr  # a stray print must not break the one-envelope rule
     try:
         stdin = sys.stdin.buffer.read()
         result, failure = handle(argv, stdin, scrubber)
     except BaseException as exc:  # even KeyboardInterrupt: stdout must carry one envelope
         result, failure = None, _failure_for(exc) if isinstance(exc, Exception) else CloudError("interrupted")
+    finally:
+        sys.stdout = stdout
     if failure is not None:
         LOG.error("%s: %s", failure.type_name, failure.message)
     LOG.info("done in %.2fs", time.monotonic() - started)
