@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from conformance import addresses, requirements
-from conformance.cloud.sweep import Leftover, from_ledgers, select
 from conformance.cleanup import Ledger
+from conformance.cloud.sweep import Leftover, from_ledgers, select
 from conformance.cpi.results import check_result
 from conformance.profile import load_profile
 from conformance.secrets import Redactor, interpolate, secrets_in
