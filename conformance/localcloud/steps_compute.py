@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.localcloud import configs, daemons, ini, services
+from conformance.localcloud import configs, daemons, ebtables, ini, services
 from conformance.localcloud.config import LIBVIRT_READY_TIMEOUT, POLL, SERVICE_UP_TIMEOUT
 from conformance.localcloud.context import Context
 from conformance.localcloud.steps_control import register, uwsgi_ini, with_stderr_logging
@@ -69,6 +69,8 @@ def step_neutron(ctx: Context) -> str:
         ctx.runner.run(["neutron-db-manage", "--config-file", "/etc/neutron/neutron.conf", "--config-file",
                         "/etc/neutron/plugins/ml2/ml2_conf.ini", "upgrade", "head"], user="neutron")  # fmt: skip
     notes = register(ctx, "network")
+    if ebtables.ensure():  # before the agents start: they must never see the unguarded ebtables-nft
+        notes.append(f"ebtables guard installed at {ebtables.GUARD}")
     notes += ctx.ensure_all(NEUTRON_SERVER)
     if not all(daemons.running(ctx.layout, d) for d in NEUTRON_AGENT_DAEMONS):
         wait_rpc_consumers(ctx)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from conformance.localcloud import daemons, hostnet, services
+from conformance.localcloud import daemons, ebtables, hostnet, services
 from conformance.localcloud.config import ADMIN_CLOUD, CLOUDS_YAML, DATABASES, TEST_CLOUD
 from conformance.localcloud.layout import Layout, write_private
 from conformance.localcloud.procs import Runner
@@ -128,6 +128,7 @@ def purge_data(layout: Layout) -> None:
         Path(path).mkdir(parents=True, exist_ok=True)
         shutil.chown(path, owner, owner)
     Path("/etc/ceph/ceph.conf").unlink(missing_ok=True)
+    ebtables.remove()
     remove_clouds_entries(Path(CLOUDS_YAML))
     subprocess.run(["rm", "-rf", "--one-file-system", str(layout.root)], check=False)
 
