@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import functools
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -76,9 +78,12 @@ class LabFixtures:
             state.ledger.record("deleted", "image", cid)
 
         shared = stemcells.SharedStemcell(state.report_dir, state.worker, upload, delete)
-        cid = shared.acquire()
-        yield stemcells.Stemcell(cid, manifest, image)
-        shared.release()
+        try:
+            cid = shared.acquire()
+            yield stemcells.Stemcell(cid, manifest, image)
+            shared.release()
+        finally:
+            shutil.rmtree(Path(image).parent, ignore_errors=True)  # the extracted image (about 92 MiB)
 
     @pytest.fixture(scope="session")
     def ssh_public_key(self) -> str:
