@@ -18,7 +18,7 @@ def assert_error_type(err: CpiError, expected: str, strict: bool, what: str) -> 
     assert err.known, f"{what}: the CPI answered an error type the Director does not know: {err.type}"
     assert error_type_ok(err, expected, strict), (
         f"{what}: expected {' or '.join(allowed)}, the CPI answered {err.short_type}: {err.message[:300]}"
-        + ("" if strict else "") + (" (profile: features.strict_error_types is true)" if strict else "")
+        + (" (profile: features.strict_error_types is true)" if strict else "")
     )
 
 

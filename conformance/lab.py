@@ -125,14 +125,9 @@ class Lab:
     def ssh(self, vm: Vm, host: str | None = None):
         """An SSH session to the VM (waits up to timeouts.ssh_ready); the console log is attached
         to the error when SSH never comes up."""
-        from conformance import guest
 
-        target = host or vm.ssh_host
         try:
-            session = guest.connect(target, user=self.profile.ssh.user,
-                                    key_path=str(self.profile.path(self.profile.ssh.private_key)),
-                                    port=self.profile.ssh.port, timeout=self.t.ssh_ready, interval=self.t.poll,
-                                    command_timeout=self.t.ssh_command)
+            session = self._connect(host or vm.ssh_host, timeout=self.t.ssh_ready)
         except Exception as exc:
             if self.cloud:
                 exc.add_note(f"console log of VM {vm.cid} (tail):\n{self.cloud.console_output(vm.cid)[-6000:]}")
@@ -140,16 +135,20 @@ class Lab:
         with session:
             yield session
 
+    def _connect(self, host: str, *, timeout: float):
+        """guest.connect with the profile's SSH user, key, port and command timeout."""
+        from conformance import guest
+
+        ssh = self.profile.ssh
+        return guest.connect(host, user=ssh.user, key_path=str(self.profile.path(ssh.private_key)), port=ssh.port,
+                             timeout=timeout, interval=self.t.poll, command_timeout=self.t.ssh_command)
+
     def wait_rebooted(self, vm: Vm, old_boot_id: str) -> str:
         """Until the guest answers SSH with a boot id other than ``old_boot_id`` (timeouts.reboot)."""
-        from conformance import guest
         from conformance.waiting import wait_for
 
         def probe() -> str:
-            with guest.connect(vm.ssh_host, user=self.profile.ssh.user,
-                               key_path=str(self.profile.path(self.profile.ssh.private_key)),
-                               port=self.profile.ssh.port, timeout=min(30.0, self.t.reboot), interval=self.t.poll,
-                               command_timeout=self.t.ssh_command) as session:
+            with self._connect(vm.ssh_host, timeout=min(30.0, self.t.reboot)) as session:
                 return session.boot_id()
 
         return wait_for(probe, ready=lambda boot_id: boot_id != old_boot_id, describe=lambda b: f"boot_id={b}",

@@ -70,3 +70,15 @@ def load_cpi_config(name: str, path: Path, environ, secrets: set[str]) -> dict[s
 
     return interpolate(doc, environ, secrets, fail)
 
+
+
+def render_cpi_command(command: list[str], doc: dict[str, Any], folder: Path) -> list[str]:
+    """Write the resolved CPI config to ``folder``/cpi.json (0600) and put its path where the command
+    says ``{cpi_config}`` (appended when the command does not say it, as CPIs take it first)."""
+    path = Path(folder) / "cpi.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(doc, fh)
+    if not any(CPI_CONFIG_PLACEHOLDER in part for part in command):
+        command = [*command, CPI_CONFIG_PLACEHOLDER]
+    return [part.replace(CPI_CONFIG_PLACEHOLDER, str(path)) for part in command]

@@ -4,7 +4,6 @@ ledger, the CPI client, and the fixtures built from them. Loaded by conformance.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -21,7 +20,7 @@ from conformance.errors import ProfileError
 from conformance.jsonl import JsonlFile
 from conformance.naming import Names, new_run_id
 from conformance.profile import STATIC_IPS_PER_WORKER, Profile, load_profile
-from conformance.profile_resolve import CPI_CONFIG_PLACEHOLDER
+from conformance.profile_resolve import render_cpi_command
 from conformance.report import allure_steps
 
 OUTCOME = pytest.StashKey[dict]()
@@ -89,11 +88,7 @@ def cpi_command(state: RunState) -> list[str]:
     command = profile.command_with_dirs()
     if profile.cpi_config_doc is None:
         return command
-    rendered = state.private_dir / "cpi.json"
-    fd = os.open(rendered, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(profile.cpi_config_doc, fh)
-    return [part.replace(CPI_CONFIG_PLACEHOLDER, str(rendered)) for part in command]
+    return render_cpi_command(command, profile.cpi_config_doc, state.private_dir)
 
 
 def apply_profile_marks(config, items) -> None:

@@ -72,9 +72,6 @@ class CloudInspector:
         self._wait(lambda: self.server(cid), lambda s: s is None or s.status == "DELETED", None,
                    describe_server, timeout, f"server {cid} to be deleted")
 
-    def servers_named(self, prefix: str) -> list:
-        return [s for s in self.conn.compute.servers() if (s.name or "").startswith(prefix)]
-
     def console_output(self, cid: str, length: int = 200) -> str:
         try:
             return self.conn.compute.get_server_console_output(cid, length=length).get("output", "")
@@ -124,9 +121,6 @@ class CloudInspector:
     def floating_ip(self, address: str):
         found = list(self.conn.network.ips(floating_ip_address=address))
         return found[0] if found else None
-
-    def floating_ips_of_port(self, port_id: str) -> list:
-        return list(self.conn.network.ips(port_id=port_id))
 
     def wait_for_floating_ip(self, address: str, *, port_ids: set[str] | None, timeout: float):
         """Until the floating IP is associated with one of ``port_ids`` (None: with no port)."""

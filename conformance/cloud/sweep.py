@@ -12,8 +12,8 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from conformance.jsonl import read_jsonl
-from conformance.naming import PREFIX, RUN_TAG, run_id_of, run_started
+from conformance.cleanup import Ledger
+from conformance.naming import RUN_TAG, run_id_of, run_started
 
 log = logging.getLogger("conformance.sweep")
 ORDER = ("server", "floating_ip", "snapshot", "volume", "image", "port")
@@ -57,17 +57,9 @@ def tagged(conn) -> list[Leftover]:
 
 
 def from_ledgers(paths) -> list[Leftover]:
-    found = []
-    for path in paths:
-        live: dict[tuple[str, str], dict] = {}
-        for entry in read_jsonl(path):
-            key = (entry.get("kind"), entry.get("id"))
-            if entry.get("event") in ("created", "abandoned"):
-                live[key] = entry
-            elif entry.get("event") == "deleted":
-                live.pop(key, None)
-        found += [Leftover(k, i, e.get("name", ""), e.get("run_id"), "ledger") for (k, i), e in live.items()]
-    return found
+    """What each ledger holds as created (or kept) and not deleted."""
+    return [Leftover(e["kind"], e["id"], e.get("name", ""), e.get("run_id"), "ledger")
+            for path in paths for e in Ledger.outstanding(path)]
 
 
 def select(leftovers, *, run_id: str | None = None, older_than: timedelta | None = None,
@@ -118,6 +110,3 @@ def _get(getter, rid):
     except exceptions.NotFoundException:
         return None
 
-
-def is_ours(name: str) -> bool:
-    return (name or "").startswith(f"{PREFIX}-")

@@ -13,7 +13,7 @@ from conformance.cpi.client import CpiClient
 from conformance.cpi.errors import CpiCallError, CpiError
 from conformance.errors import UsageError
 from conformance.profile import load_profile
-from conformance.profile_resolve import CPI_CONFIG_PLACEHOLDER, load_cpi_config
+from conformance.profile_resolve import load_cpi_config, render_cpi_command
 from conformance.secrets import secrets_in
 
 
@@ -55,19 +55,9 @@ def build_client(args, private_dir: str) -> CpiClient:
             secrets |= secrets_in(doc)
         api_version, timeout, env = 2, 900.0, {}
     if doc is not None:
-        command = _render(command, doc, private_dir)
+        command = render_cpi_command(command, doc, Path(private_dir))
     return CpiClient(command, api_version=args.api_version or api_version, env=env, secrets=secrets,
                      timeout=args.timeout or timeout, raise_on_leak=False)
-
-
-def _render(command: list[str], doc: dict, private_dir: str) -> list[str]:
-    path = os.path.join(private_dir, "cpi.json")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(doc, fh)
-    if not any(CPI_CONFIG_PLACEHOLDER in part for part in command):
-        command = [*command, CPI_CONFIG_PLACEHOLDER]
-    return [part.replace(CPI_CONFIG_PLACEHOLDER, path) for part in command]
 
 
 def cpi_call(args) -> int:
