@@ -32,6 +32,7 @@ RETRY_ON: tuple[type[BaseException], ...] = (
 )
 
 _READ_CHUNK = 65536
+_EOF_GRACE = 5.0  # seconds to wait for the end of output after the exit status
 
 # paramiko logs every failed attempt (e.g. "Error reading SSH protocol banner") with a traceback,
 # which while a guest boots is expected. Route it to our own logger with a NullHandler: kept for
@@ -139,21 +140,34 @@ def execute(
 
 
 def _collect(channel: paramiko.Channel, host: str, label: str, timeout: float, deadline: float) -> CommandResult:
-    """Read stdout and stderr until the exit status arrives; the transport delivers messages in
-    order, so once it has, all output is already in the channel's buffers."""
+    """Read stdout and stderr until the command has exited and its output has ended (EOF).
+
+    The exit status alone is not the end: sshd sends it when the command exits, and output
+    still in its pipes (or written by a child that outlived the command) can follow it. So
+    after the status we go on reading until EOF, for at most _EOF_GRACE seconds more (a
+    background child holding the output open must not hang us), and never past the deadline.
+    """
     out, err = bytearray(), bytearray()
     pause = 0.005
+    eof_deadline = None
     while True:
         got = _drain(channel, out, err)
+        now = time.monotonic()
         if channel.status_event.is_set():  # an exit status came, or the channel closed without one
-            _drain(channel, out, err)
-            if channel.exit_status == -1 and _connection_gone(channel.get_transport()):
-                raise EOFError("the connection closed before the command exited")
-            return CommandResult(_text(out), _text(err), channel.recv_exit_status())
-        if time.monotonic() >= deadline:
+            if eof_deadline is None:
+                eof_deadline = min(now + _EOF_GRACE, deadline)
+            if channel.eof_received or channel.closed or now >= eof_deadline:
+                _drain(channel, out, err)
+                if channel.exit_status == -1 and _connection_gone(channel.get_transport()):
+                    raise EOFError("the connection closed before the command exited")
+                return CommandResult(_text(out), _text(err), channel.recv_exit_status())
+        elif now >= deadline:
             raise GuestCommandTimeout(host, label, timeout, _text(out), _text(err))
         pause = 0.005 if got else min(pause * 2, 0.1)
-        channel.status_event.wait(min(pause, max(deadline - time.monotonic(), 0.0)))
+        if eof_deadline is None:
+            channel.status_event.wait(min(pause, max(deadline - now, 0.0)))
+        else:
+            time.sleep(min(pause, max(eof_deadline - now, 0.0)))
 
 
 def _connection_gone(transport: paramiko.Transport, grace: float = 2.0) -> bool:

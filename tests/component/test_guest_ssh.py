@@ -169,6 +169,23 @@ def test_run_returns_output_and_exit_status(guest):
     assert (result.stdout, result.stderr, result.exit_status) == ("out\n", "err\n", 3)
 
 
+def test_output_written_after_the_exit_status_is_not_lost(guest):
+    # sshd sends the exit status when the command exits; output still on its way (here from a
+    # child that outlives the command by 0.3 s) follows it. A reader that stops at the status
+    # loses that tail: CI once saw `ping:` for `ping: connect: No route to host`.
+    result = guest.run("(sleep 0.3; echo late-out; echo late-err >&2) & exit 3", check=False)
+
+    assert (result.stdout, result.stderr, result.exit_status) == ("late-out\n", "late-err\n", 3)
+
+
+def test_a_background_child_holding_the_output_open_does_not_hang_the_command(guest):
+    started = time.monotonic()
+    result = guest.run("sleep 30 & echo parent", timeout=20)
+
+    assert (result.stdout, result.exit_status) == ("parent\n", 0)
+    assert time.monotonic() - started < 15, "waited for the background child, not for the command"
+
+
 def test_run_with_check_raises_guest_command_failed_with_the_evidence(guest, netns):
     with pytest.raises(GuestCommandFailed) as caught:
         guest.run("echo partial; echo broken >&2; exit 7")
