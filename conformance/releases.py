@@ -1,8 +1,10 @@
 """What each OpenStack release offers, so that a profile for an old cloud is held to its limits.
 
 Figures from the release notes (see ../shared/notes/cpi-protocol.md). ``None`` means "not offered".
-The suite caps the microversions it asks for at these values and skips what a release lacks,
-naming the release in the skip reason.
+openstacksdk negotiates every call's microversion with the cloud, so the witness never asks
+for more than the cloud offers. The suite skips what a release lacks (naming the release in the
+skip reason), and suites/test_cloud_release.py checks that the cloud offers at least the
+maximums below for the profile's release.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ ROWS: tuple[tuple[str, str, str, tuple[str, ...] | None], ...] = (
     ("config_drive_cdrom", "Config drive: cdrom", "config_drive", None),
     ("config_drive_disk", "Config drive: disk", "config_drive", ("test_config_drive_as_a_disk",)),
     ("failure_contract", "Failure contract: typed errors, nothing left behind", "failure_contract", None),
+    ("cloud_release", "Cloud APIs: at least the profile's release", "cloud_release", None),
 )
 
 
