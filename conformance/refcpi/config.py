@@ -11,6 +11,7 @@ the key; messages never quote a value (it could be a secret).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,8 +127,8 @@ def _check_types(openstack: dict[str, Any]) -> None:
     if openstack.get("config_drive") not in (None, "cdrom", "disk"):
         raise _problem("openstack.config_drive", "must be 'cdrom' or 'disk'")
     for key in ("state_timeout", "wait_resource_poll_interval"):
-        if openstack.get(key) is not None and openstack[key] <= 0:
-            raise _problem(f"openstack.{key}", "must be greater than 0")
+        if openstack.get(key) is not None and not (math.isfinite(openstack[key]) and openstack[key] > 0):
+            raise _problem(f"openstack.{key}", "must be a finite number greater than 0")
 
 
 def _check_auth(openstack: dict[str, Any]) -> None:
@@ -152,7 +153,9 @@ def load(path: str, context: dict[str, Any] | None = None) -> Config:
     agent = properties.get("agent") or {}
     if not isinstance(agent, dict):
         raise _problem("agent", "must be an object")
-    stemcell = (
-        ((context.get("vm") or {}).get("stemcell") or {}) if isinstance(context.get("vm"), dict) else {}
-    )
-    return Config(openstack, agent, int(stemcell.get("api_version") or 1))
+    vm = context.get("vm")
+    stemcell = vm.get("stemcell") if isinstance(vm, dict) else None
+    version = stemcell.get("api_version") if isinstance(stemcell, dict) else None
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise _problem("context.vm.stemcell.api_version", "must be an integer")
+    return Config(openstack, agent, version or 1)

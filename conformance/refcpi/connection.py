@@ -20,7 +20,11 @@ from conformance.refcpi.logs import Scrubber
 LOG = logging.getLogger("conformance.refcpi.connection")
 INTERFACES = {"publicURL": "public", "internalURL": "internal", "adminURL": "admin"}
 SECRET_AUTH_KEYS = ("password", "token", "application_credential_secret")
-CONNECT_RETRIES = 2
+# keystoneauth retries a ConnectTimeout, and it maps a read timeout to one: a retried POST whose
+# first reply was lost creates a second server/port/volume. So no transport retries: the waits
+# retry their GETs (transient errors), and the Director retries a call answered ok_to_retry.
+CONNECT_RETRIES = 0
+DEFAULT_API_TIMEOUT = 60.0  # seconds per HTTP request, unless connection_options say otherwise
 
 
 def _auth_url(url: str) -> str:
@@ -49,8 +53,8 @@ def _tls_options(config: Config, cacert_path: str | None) -> dict[str, Any]:
     timeouts = [
         options[k] for k in ("connect_timeout", "read_timeout") if isinstance(options.get(k), int | float)
     ]
-    if timeouts:
-        tls["api_timeout"] = max(timeouts)
+    # every request is bounded, so no wait can outlive state_timeout by more than one request
+    tls["api_timeout"] = max(timeouts) if timeouts else min(DEFAULT_API_TIMEOUT, config.state_timeout)
     return tls
 
 
@@ -77,7 +81,6 @@ def connect(config: Config, scrubber: Scrubber, cacert_path: str | None = None) 
     import openstack.config
 
     extra = _tls_options(config, cacert_path)
-    # a request that never reached the service (refused, reset keep-alive) is safe to send again
     extra["connect_retries"] = CONNECT_RETRIES
     region = config.get("region")
     interface = INTERFACES.get(config.get("endpoint_type", ""), config.get("endpoint_type"))

@@ -27,10 +27,14 @@ def mib_to_gib(size_mib: int) -> int:
     return math.ceil(size_mib / 1024.0)
 
 
-def _size(size: Any) -> int:
+def _integer(size: Any) -> int:
     if isinstance(size, bool) or not isinstance(size, int):
         raise CloudError("Disk size needs to be an integer")
-    if size < 1024:
+    return size
+
+
+def _size(size: Any) -> int:
+    if _integer(size) < 1024:
         raise CloudError("Minimum disk size is 1 GiB")
     return size
 
@@ -64,10 +68,31 @@ def create_disk(call, size, cloud_properties, vm_cid):
     vol = call.conn.block_storage.create_volume(**params)
     try:
         resources.wait_volume_status(call, vol.id, "available")
-    except CloudError:
-        call.conn.block_storage.delete_volume(vol.id, ignore_missing=True)  # do not leave an error volume
+    except CloudError as exc:  # do not leave an error (or still creating) volume behind
+        _remove_after_failure(exc, f"volume {vol.id}", lambda: _delete_when_settled(call, vol.id))
         raise
     return vol.id
+
+
+def _remove_after_failure(failure: CloudError, what: str, remove) -> None:
+    """Remove what a failed call made; a problem doing so joins the failure's message (the first
+    error stays the answer) and makes it not retryable."""
+    try:
+        remove()
+    except Exception as exc:
+        LOG.warning("could not remove %s after the failure: %s", what, type(exc).__name__)
+        failure.message += f"; and removing {what} failed: {type(exc).__name__}: {exc}"
+        failure.ok_to_retry = False
+
+
+def _delete_when_settled(call: Any, volume_id: str) -> None:
+    """Cinder refuses to delete a volume still 'creating': wait for it to settle first."""
+    call.wait(
+        lambda: resources.volume(call.conn, volume_id),
+        what=f"volume {volume_id} to leave 'creating'",
+        ready=lambda vol: vol is None or vol.status != "creating",
+    )
+    call.conn.block_storage.delete_volume(volume_id, ignore_missing=True)
 
 
 def has_disk(call, disk_cid):
@@ -120,7 +145,7 @@ def attach_disk(call, vm_cid, disk_cid):
         raise CloudError("Server has too many disks attached")
     LOG.info("Attaching volume `%s' to server `%s', device name is `%s'", vol.id, srv.id, device)
     call.conn.compute.create_volume_attachment(srv, vol.id, device=device)
-    resources.wait_volume_status(call, vol.id, "in-use")
+    _wait_volume_moved(call, vol.id, "in-use", via=("reserved", "attaching"), back="available")
     return device if call.v2 else None
 
 
@@ -134,8 +159,27 @@ def detach_disk(call, vm_cid, disk_cid):
         LOG.info("Disk `%s' is not attached to server `%s'. Skipping.", vol.id, srv.id)
         return None
     call.conn.compute.delete_volume_attachment(srv, vol.id, ignore_missing=True)
-    resources.wait_volume_status(call, vol.id, "available")
+    _wait_volume_moved(call, vol.id, "available", via=("detaching",), back="in-use")
     return None
+
+
+def _wait_volume_moved(call: Any, volume_id: str, status: str, *, via: tuple[str, ...], back: str) -> None:
+    """Wait for ``status``; a volume that went ``via`` a transition state and came ``back`` to
+    where it started was rolled back by Nova: that ends the wait at once, not at state_timeout."""
+    seen: set[str] = set()
+
+    def failed(vol: Any) -> str | None:
+        if vol.status == back and seen.intersection(via):
+            return f"status went {'/'.join(sorted(seen.intersection(via)))} and back to {back}: Nova rolled it back"
+        seen.add(vol.status)
+        return resources.volume_failure(vol)
+
+    call.wait(
+        lambda: resources.volume(call.conn, volume_id),
+        what=f"volume {volume_id} to be {status}",
+        ready=lambda vol: vol is not None and vol.status == status,
+        failed=failed,
+    )
 
 
 def get_disks(call, vm_cid):
@@ -147,7 +191,7 @@ def set_disk_metadata(call, disk_cid, metadata):
     vol = _volume_or_fail(call, disk_cid)
     values = _metadata(metadata)
     if values:
-        call.conn.block_storage.set_volume_metadata(vol, **values)
+        vol.set_metadata(call.conn.block_storage, metadata=values)  # any key, even "volume"
     return None
 
 
@@ -178,18 +222,34 @@ def snapshot_disk(call, disk_cid, metadata):
     name = f"snapshot-{uuid.uuid4()}"
     LOG.info("Creating new snapshot for volume `%s'...", vol.id)
     snap = call.conn.block_storage.create_snapshot(
-        name=name, description="/".join(parts)[:METADATA_LIMIT], volume_id=vol.id, is_forced=True
+        name=name,
+        description="/".join(parts)[:METADATA_LIMIT],
+        volume_id=vol.id,
+        is_forced=True,
+        metadata=_snapshot_metadata(metadata),
     )
-    call.wait(
-        lambda: resources.snapshot(call.conn, snap.id),
-        what=f"snapshot {snap.id} to be available",
-        ready=lambda s: s is not None and s.status == "available",
-        failed=lambda s: f"status {s.status}" if s.status in ("error", "error_deleting") else None,
-    )
-    values = _snapshot_metadata(metadata)
-    if values:
-        call.conn.block_storage.set_snapshot_metadata(snap.id, **values)
+    try:
+        call.wait(
+            lambda: resources.snapshot(call.conn, snap.id),
+            what=f"snapshot {snap.id} to be available",
+            ready=lambda s: s is not None and s.status == "available",
+            failed=lambda s: f"status {s.status}" if s.status in ("error", "error_deleting") else None,
+        )
+    except CloudError as exc:
+        _remove_after_failure(
+            exc, f"snapshot {snap.id}", lambda: _delete_snapshot_when_settled(call, snap.id)
+        )
+        raise
     return snap.id
+
+
+def _delete_snapshot_when_settled(call: Any, snapshot_id: str) -> None:
+    call.wait(
+        lambda: resources.snapshot(call.conn, snapshot_id),
+        what=f"snapshot {snapshot_id} to leave 'creating'",
+        ready=lambda snap: snap is None or snap.status != "creating",
+    )
+    call.conn.block_storage.delete_snapshot(snapshot_id, ignore_missing=True)
 
 
 def delete_snapshot(call, snapshot_cid):
@@ -211,7 +271,7 @@ def delete_snapshot(call, snapshot_cid):
 
 def resize_disk(call, disk_cid, new_size):
     """Native Cinder extend of a detached volume, in whole GiB; equal: nothing; smaller: NotSupported."""
-    new_gib = mib_to_gib(_size(new_size))
+    new_gib = max(1, mib_to_gib(_integer(new_size)))  # smaller than the disk is NotSupported below
     vol = resources.volume(call.conn, disk_cid) if isinstance(disk_cid, str) else None
     if vol is None:
         raise DiskNotFound(f"Cannot resize volume because volume with {disk_cid} not found")

@@ -85,7 +85,7 @@ def select(requirements: Any, flavors: list[FlavorInfo], boot_from_volume: bool 
     best = min(fitting, key=lambda f: (f.vcpus, f.ram, f.disk + f.ephemeral, f.disk))
     if best.disk >= OS_OVERHEAD_GIB:
         return {"instance_type": best.name}
-    root = OS_OVERHEAD_GIB + (req["ephemeral_disk_size"] / 1024.0 if best.ephemeral == 0 else 0)
+    root = OS_OVERHEAD_GIB + (math.ceil(req["ephemeral_disk_size"] / 1024.0) if best.ephemeral == 0 else 0)
     return {"instance_type": best.name, "root_disk": {"size": root}}
 
 

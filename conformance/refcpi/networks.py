@@ -95,6 +95,8 @@ def plan(spec: Any, *, use_dhcp: bool, config_drive: str | None) -> NetworkPlan:
                 raise CloudError("Only one VIP network per instance should be defined")
             props = _cloud_properties(name, network)
             groups += _security_groups(name, props)
+            if not network.get("ip"):
+                raise CloudError(f"VIP network `{name}' has no ip")
             vip = (name, network.get("ip"), props)
             continue
         if kind not in ("manual", "dynamic"):

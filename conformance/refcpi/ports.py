@@ -28,11 +28,25 @@ def resolve_security_groups(conn: Any, names: list[str]) -> list[str]:
     return ids
 
 
+PORT_DESCRIPTION = "bosh: pre-created by conformance-openstack-cpi"
+
+
+def owner_description(server_id: str) -> str:
+    """The description a pre-created port gets once its server exists: how delete_vm finds it
+    again after Nova has cleared the port's device_id (a delete that timed out, a retry)."""
+    return f"{PORT_DESCRIPTION} for server {server_id}"
+
+
+def claim_ports(conn: Any, port_ids: list[str], server_id: str) -> None:
+    for port_id in port_ids:
+        conn.network.update_port(port_id, description=owner_description(server_id))
+
+
 def create_port(conn: Any, nic: Nic, server_name: str, group_ids: list[str]) -> Any:
     LOG.info("Creating port on network %s with IP %s", nic.net_id, nic.ip)
     attrs = {
         "name": f"{server_name}-{nic.name}"[:255],
-        "description": "bosh: pre-created by conformance-openstack-cpi",
+        "description": PORT_DESCRIPTION,
         "network_id": nic.net_id,
         "fixed_ips": [{"ip_address": nic.ip}],
     }
@@ -60,7 +74,13 @@ def delete_ports(call: Any, port_ids: list[str]) -> list[str]:
 
 
 def server_port_ids(conn: Any, server_id: str) -> list[str]:
-    return [p.id for p in conn.network.ports(device_id=server_id)]
+    """The server's ports: bound to it, or pre-created for it (found by description even after
+    Nova unbound them). The description is checked here too: a cloud that ignored the filter
+    must not hand us every port of the project."""
+    bound = {p.id for p in conn.network.ports(device_id=server_id)}
+    wanted = owner_description(server_id)
+    claimed = {p.id for p in conn.network.ports(description=wanted) if p.description == wanted}
+    return sorted(bound | claimed)
 
 
 def find_floating_ip(conn: Any, address: str) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,7 +67,18 @@ def _create_ports(
 
 
 def _boot(call: Any, params: dict[str, Any], created: Created) -> Any:
-    server = call.conn.compute.create_server(**params)
+    try:
+        server = call.conn.compute.create_server(**params)
+    except Exception:  # the request may have reached Nova (a lost answer): find what it made
+        try:
+            made = [s.id for s in call.conn.compute.servers(name=f"^{re.escape(params['name'])}$")]
+        except Exception as exc:
+            LOG.warning("could not look for a server made by the failed create: %s", type(exc).__name__)
+            made = []
+        if made:
+            LOG.warning("create_server failed but made server %s: it will be removed", made[0])
+            created.server_id = made[0]
+        raise
     created.server_id = server.id
     LOG.info("Creating new server `%s' (%s)", server.id, params["name"])
     return server
@@ -102,7 +114,10 @@ def _delete_server(call: Any, created: Created) -> None:
     server_id = created.server_id
     if server_id is None:
         return
-    created.port_ids = sorted(set(created.port_ids) | set(ports.server_port_ids(call.conn, server_id)))
+    try:
+        created.port_ids = sorted(set(created.port_ids) | set(ports.server_port_ids(call.conn, server_id)))
+    except Exception as exc:  # the server must go whatever; our own ports are in created.port_ids
+        LOG.warning("could not list the ports of server %s: %s", server_id, type(exc).__name__)
     call.conn.compute.delete_server(server_id, ignore_missing=True)
     resources.wait_server_gone(call, server_id)
     LOG.info("Server %s removed after the failed create_vm", server_id)
@@ -195,7 +210,9 @@ def _build(call: Any, spec: VmSpec, created: Created) -> dict[str, Any]:
         {"registry_key": spec.server_name} if readable else {}
     )
     params.update(extra_params(call, spec.image_id, spec.flavor, spec.cloud_properties))
-    server = _wait_active(call, _boot(call, params, created).id)
+    server_id = _boot(call, params, created).id
+    ports.claim_ports(call.conn, created.port_ids, server_id)
+    server = _wait_active(call, server_id)
     created.fip_id = ports.associate_vip(call.conn, spec.plan, spec.network_spec, server)
     return agent_nets
 
@@ -213,6 +230,7 @@ def _fail(call: Any, exc: Exception, spec: VmSpec, created: Created) -> CpiFailu
     problems = _undo(call, created)
     if problems:
         failure.message += "; cleanup problems: " + "; ".join(problems)
+        failure.ok_to_retry = False  # a retry would meet what was left (the same fixed IPs, ...)
     return failure
 
 

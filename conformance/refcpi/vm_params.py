@@ -10,6 +10,7 @@ a block device mapping sized root_disk.size or the flavor's disk.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from conformance.refcpi import flavors, resources
@@ -81,7 +82,7 @@ def extra_params(call: Any, image_id: str, flavor: Any, cloud_properties: dict[s
         if root_size:
             LOG.warning("root_disk.size is only used with boot_from_volume; ignored")
         return params
-    size = int(root_size or flavor.disk or 0)
+    size = math.ceil(float(root_size or flavor.disk or 0))  # never less than asked
     if size <= 0:
         raise CloudError("Boot volume size unknown: set root_disk.size or use a flavor with a root disk")
     params["block_device_mapping"] = [

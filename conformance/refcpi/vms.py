@@ -7,7 +7,6 @@ from typing import Any
 
 from conformance.refcpi import flavors, ports, resources
 from conformance.refcpi.errors import CloudError, VMNotFound
-from conformance.refcpi.waits import WaitTimedOut
 
 LOG = logging.getLogger("conformance.refcpi.vms")
 METADATA_LIMIT = 255  # Nova's limit for metadata keys and values
@@ -27,6 +26,12 @@ def delete_vm(call, vm_cid):
     srv = resources.server(call.conn, vm_cid) if isinstance(vm_cid, str) else None
     if srv is None:
         LOG.info("Server `%s' not found. Skipping.", vm_cid)
+        if isinstance(vm_cid, str):  # an earlier delete that timed out may have left its ports
+            problems = ports.delete_ports(call, ports.server_port_ids(call.conn, vm_cid))
+            if problems:
+                raise CloudError(
+                    f"Server `{vm_cid}' is gone, but removing its ports failed: {'; '.join(problems)}"
+                )
         return None
     port_ids = ports.server_port_ids(call.conn, srv.id)
     LOG.info("Deleting server `%s' (ports: %s)", srv.id, ", ".join(port_ids) or "none")
@@ -57,12 +62,15 @@ def _wait_rebooted(call: Any, server_id: str, kind: str) -> None:
 def reboot_vm(call, vm_cid):
     """Soft reboot; if it does not come back ACTIVE within state_timeout, a hard one."""
     srv = _server_or_fail(call, vm_cid)
+    from openstack import exceptions
+
     LOG.info("Soft rebooting server `%s'...", srv.id)
-    call.conn.compute.reboot_server(srv, "SOFT")
     try:
+        call.conn.compute.reboot_server(srv, "SOFT")
         _wait_rebooted(call, srv.id, "soft")
-    except WaitTimedOut as exc:
-        LOG.warning("Soft reboot did not finish (%s); hard rebooting server `%s'", exc.message, srv.id)
+    except (CloudError, exceptions.ConflictException) as exc:  # timed out, ERROR, or refused (SHUTOFF...)
+        said = exc.message if isinstance(exc, CloudError) else f"{type(exc).__name__}: {exc}"
+        LOG.warning("Soft reboot did not finish (%s); hard rebooting server `%s'", said, srv.id)
         call.conn.compute.reboot_server(srv, "HARD")
         _wait_rebooted(call, srv.id, "hard")
     return None
@@ -91,7 +99,7 @@ def set_vm_metadata(call, vm_cid, metadata):
     srv = _server_or_fail(call, vm_cid)
     values = _metadata(metadata)
     if values:
-        call.conn.compute.set_server_metadata(srv, **values)
+        srv.set_metadata(call.conn.compute, metadata=values)  # any key, even "server"
     readable = call.config.get("human_readable_vm_names") or "registry_key" in (srv.metadata or {})
     name = _readable_name(metadata) if readable else None
     if name:

@@ -23,15 +23,7 @@ cpi, nets, stemcell = lifecycle.cpi, lifecycle.nets, lifecycle.stemcell
 
 def leftovers(os_conn, agent_id, networks):
     servers = [s.id for s in os_conn.compute.servers() if (s.metadata or {}).get("agent_id") == agent_id]
-    ports = [
-        p.id
-        for n in networks.values()
-        if n.get("type") == "manual"
-        for p in os_conn.network.ports(
-            fixed_ips=f"ip_address={n['ip']}", network_id=n["cloud_properties"]["net_id"]
-        )
-    ]
-    return {"servers": servers, "ports": ports}
+    return {"servers": servers, "ports": lifecycle.ports_holding(os_conn, networks)}
 
 
 def create(cpi, stemcell, networks, cloud_properties=None):
@@ -104,6 +96,27 @@ def test_unallocated_vip_fails_retryably_after_tearing_the_server_down(
     assert (error.type, error.ok_to_retry) == ("Bosh::Clouds::VMCreationFailed", True)
     assert f"Floating IP '{unallocated}' not allocated" in error.message
     assert leftovers(os_conn, agent_id, networks) == {"servers": [], "ports": []}
+
+
+def test_delete_vm_of_a_server_already_gone_still_removes_its_ports(cpi, os_conn, nets, stemcell):
+    # A delete_vm that timed out (or a server deleted behind the CPI's back): Nova unbinds the
+    # pre-created ports, so they no longer name the server as device; a second delete_vm finds
+    # no server, and must still free the static IPs, or the next create_vm on them fails.
+    networks = {"a": manual(os_conn, nets["cfm-manual-a"], default=True)}
+    cid, _ = cpi("create_vm", f"cfm-test-agent-{uuid.uuid4()}", stemcell, {"instance_type": "cfm.tiny"}, networks,
+                 [], {}, context=STATIC)  # fmt: skip
+    try:
+        server = os_conn.compute.get_server(cid)
+        os_conn.compute.delete_server(server)
+        os_conn.compute.wait_for_delete(server, wait=300)
+        assert lifecycle.ports_holding(os_conn, networks), "Nova left the pre-created port (unbound)"
+
+        cpi("delete_vm", cid)
+
+        assert not lifecycle.ports_holding(os_conn, networks), "delete_vm left the port holding the static IP"
+    finally:
+        for port_id in lifecycle.ports_holding(os_conn, networks):
+            os_conn.network.delete_port(port_id, ignore_missing=True)
 
 
 def test_missing_vm_and_disk_answers(cpi):

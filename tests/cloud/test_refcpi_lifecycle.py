@@ -14,6 +14,7 @@ import ipaddress
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 import tarfile
@@ -105,6 +106,16 @@ def free_ip(os_conn, network) -> str:
     raise AssertionError(f"no free address in {subnet.cidr}")
 
 
+def ports_holding(os_conn, networks) -> list[str]:
+    """Ports that hold the static IPs of these manual networks (bound to a server or not)."""
+    return [
+        p.id
+        for n in networks.values()
+        if n.get("type", "manual") == "manual"
+        for p in os_conn.network.ports(fixed_ips=f"ip_address={n['ip']}", network_id=n["cloud_properties"]["net_id"])
+    ]
+
+
 def manual(os_conn, network, *, default=False):
     subnet = os_conn.network.get_subnet(network.subnet_ids[0])
     cidr = ipaddress.ip_network(subnet.cidr)
@@ -180,6 +191,7 @@ def vm(cpi, os_conn, nets, stemcell, floating_ip):
     cpi("delete_vm", cid)
     assert os_conn.compute.find_server(cid, ignore_missing=True) is None, "server gone after delete_vm"
     assert not list(os_conn.network.ports(device_id=cid)), "no port of the VM left"
+    assert not ports_holding(os_conn, networks), "no pre-created port left holding a static IP"
 
 
 def test_info(cpi):
@@ -263,7 +275,22 @@ def test_set_vm_metadata_tags_and_renames(cpi, os_conn, vm):
     assert err.type == "Bosh::Clouds::VMNotFound"
 
 
+def _wait_sshd(address: str, timeout: float = 240) -> None:
+    """The guest has booted (sshd listens): only then does it act on an ACPI power button press.
+    Nova presses it once; a press during early boot is lost and Nova falls back to a hard
+    reboot after wait_soft_reboot_seconds (a BOSH Director reboots only VMs whose agent is up)."""
+    from conformance.waiting import wait_for
+
+    def listening():
+        with socket.create_connection((address, 22), timeout=5):
+            return True
+
+    wait_for(listening, timeout=timeout, interval=2, retry_on=(OSError,), what=f"sshd on {address}:22",
+             describe=lambda _r: "listening")  # fmt: skip
+
+
 def test_reboot_vm_comes_back_active(cpi, os_conn, vm):
+    _wait_sshd(vm["networks"]["pub"]["ip"])
     cpi("reboot_vm", vm["cid"])
     server = os_conn.compute.get_server(vm["cid"])
     assert (server.status, server.task_state) == ("ACTIVE", None)

@@ -67,6 +67,8 @@ def test_a_clouds_yaml_name_replaces_inline_auth(tmp_path):
         ({"state_timeout": "60"}, "openstack.state_timeout"),
         ({"state_timeout": True}, "openstack.state_timeout"),
         ({"wait_resource_poll_interval": 0}, "openstack.wait_resource_poll_interval"),
+        ({"state_timeout": float("nan")}, "openstack.state_timeout"),  # json.loads takes NaN
+        ({"state_timeout": float("inf")}, "openstack.state_timeout"),
         ({"use_dhcp": "yes"}, "openstack.use_dhcp"),
         ({"config_drive": "usb"}, "openstack.config_drive"),
         ({"default_security_groups": "default"}, "openstack.default_security_groups"),
@@ -79,6 +81,17 @@ def test_each_bad_key_is_a_cloud_error_naming_it(tmp_path, change, key):
     with pytest.raises(CloudError, match=key.replace(".", r"\.")) as caught:
         config.load(write(tmp_path, openstack))
     assert "pw-123456" not in caught.value.message
+
+
+@pytest.mark.parametrize("context", [{"vm": {"stemcell": {"api_version": "two"}}}, {"vm": {"stemcell": {"api_version": True}}}])
+def test_a_bad_stemcell_api_version_in_the_context_names_it(tmp_path, context):
+    with pytest.raises(CloudError, match=r"context\.vm\.stemcell\.api_version"):
+        config.load(write(tmp_path), context)
+
+
+@pytest.mark.parametrize("context", [{"vm": "x"}, {"vm": {"stemcell": "x"}}, {"vm": {"stemcell": None}}])
+def test_a_context_without_a_stemcell_object_means_api_version_1(tmp_path, context):
+    assert config.load(write(tmp_path), context).stemcell_api_version == 1
 
 
 def test_missing_sections_and_files(tmp_path):

@@ -85,6 +85,7 @@ def test_two_manual_networks_need_static_settings_and_a_config_drive():
         ({"a": NET_A, "a2": dict(NET_A)}, "already defined"),
         ({"d": {"type": "dynamic"}, "e": {"type": "dynamic"}}, "Only one dynamic"),
         ({"a": NET_A, "p": VIP, "q": VIP}, "Only one VIP"),
+        ({"a": NET_A, "p": {"type": "vip", "cloud_properties": {}}}, "VIP network `p' has no ip"),
         ({"x": {"type": "bridge"}}, "Invalid network type"),
         ({"a": dict(NET_A, cloud_properties={"net_id": "n", "security_groups": "sg"})}, "must be an Array"),
         ([], "Hash expected"),
@@ -122,6 +123,8 @@ def test_flavor_without_3gib_root_gets_a_root_disk_size_when_booting_from_volume
         {"cpu": 1, "ram": 256, "ephemeral_disk_size": 2048}, FLAVORS[:1], boot_from_volume=True
     )
     assert got == {"instance_type": "tiny", "root_disk": {"size": 5.0}}
+    odd = flavors.select({"cpu": 1, "ram": 256, "ephemeral_disk_size": 1500}, FLAVORS[:1], boot_from_volume=True)
+    assert odd == {"instance_type": "tiny", "root_disk": {"size": 5}}, "1500 MiB ephemeral rounds up to 2 GiB"
 
 
 def test_no_fitting_flavor_lists_the_flavors():
