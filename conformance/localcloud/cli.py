@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import sys
 from pathlib import Path
 
 from conformance.errors import UsageError
@@ -29,6 +31,33 @@ def register(subparsers) -> None:
     down.set_defaults(func=handle_down)
 
 
+LOCK_WAIT = 1800.0  # seconds an `up`/`down` waits for another one to finish
+
+
+@contextlib.contextmanager
+def exclusive(layout: Layout, what: str):
+    """One `up` or `down` at a time: two would both start a daemon, and its pid file would name
+    only one of them. The lock sits beside the state directory, which a purge removes."""
+    from filelock import FileLock, Timeout
+
+    path = layout.root.parent / f"{layout.root.name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"local-cloud {what}: waiting for another local-cloud up/down to finish (lock {path})",
+              file=sys.stderr, flush=True)  # fmt: skip
+        try:
+            lock.acquire(timeout=LOCK_WAIT)
+        except Timeout:
+            raise UsageError(f"another local-cloud up/down still holds {path} after {LOCK_WAIT:g}s") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def require_root() -> None:
     if os.geteuid() != 0:
         raise UsageError("local-cloud must run as root (it installs packages and starts daemons)")
@@ -45,7 +74,9 @@ def handle_up(args: argparse.Namespace) -> int:
         if unknown:
             raise UsageError(f"unknown step(s) {unknown}; steps: {', '.join(n for n, _ in up.STEPS)}")
         steps = tuple(s for s in up.STEPS if s[0] in args.only)
-    return up.run_steps(Layout(args.state_dir), steps)
+    layout = Layout(args.state_dir)
+    with exclusive(layout, "up"):
+        return up.run_steps(layout, steps)
 
 
 def handle_status(args: argparse.Namespace) -> int:
@@ -58,4 +89,6 @@ def handle_down(args: argparse.Namespace) -> int:
     require_root()
     from conformance.localcloud import teardown
 
-    return teardown.run(Layout(args.state_dir), purge=args.purge)
+    layout = Layout(args.state_dir)
+    with exclusive(layout, "down"):
+        return teardown.run(layout, purge=args.purge)

@@ -60,7 +60,7 @@ def keystone(pw: Passwords) -> dict:
 
 def glance(pw: Passwords) -> dict:
     return {
-        "DEFAULT": {"workers": 1, "enabled_backends": "fs:file"},
+        "DEFAULT": {"workers": 1, "enabled_backends": "fs:file", "bind_host": HOST_IP},  # not 0.0.0.0
         "database": {"connection": db_url(pw, "glance")},
         "keystone_authtoken": authtoken(pw, "glance"),
         "paste_deploy": {"flavor": "keystone"},

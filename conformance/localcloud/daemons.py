@@ -10,6 +10,7 @@ Stopping signals the daemon's process group (its session: uwsgi workers, privsep
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 from dataclasses import dataclass, field
@@ -121,13 +122,26 @@ def signal_group(pid: int, sig: int) -> None:
         pass
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def stop_by_foreign_pidfile(path: Path, sig: int = signal.SIGTERM) -> bool:
-    """Processes the cloud spawned itself (dnsmasq, haproxy of Neutron) keep their own pid files."""
+    """Processes the cloud spawned itself (dnsmasq, haproxy of Neutron) keep their own pid files.
+
+    Such a file outlives its process (a host reboot, an earlier `down`), and its pid may since
+    name an unrelated process: signal it only when its command line names the network or router
+    that the file's path names (as Neutron itself checks), and remove the file either way."""
     try:
         pid = int(path.read_text().split()[0])
     except (FileNotFoundError, ValueError, IndexError):
         return False
-    if start_time(pid) is None:
-        return False
-    os.kill(pid, sig)
-    return True
+    owner = _UUID.search(str(path))
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        cmdline = ""
+    ours = bool(owner) and owner.group(0) in cmdline and start_time(pid) is not None
+    if ours:
+        os.kill(pid, sig)
+    path.unlink(missing_ok=True)
+    return ours

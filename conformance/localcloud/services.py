@@ -41,7 +41,10 @@ MARIADB = Daemon(
 EPMD = Daemon("epmd", ("/usr/bin/epmd", "-address", "127.0.0.1"), user="rabbitmq", cwd="/var/lib/rabbitmq")
 RABBITMQ = Daemon(
     "rabbitmq", ("/usr/lib/rabbitmq/bin/rabbitmq-server",), user="rabbitmq", cwd="/var/lib/rabbitmq",
-    env={"RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1", "ERL_EPMD_ADDRESS": "127.0.0.1"}, port=PORTS["rabbitmq"],
+    env={"RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1", "ERL_EPMD_ADDRESS": "127.0.0.1",
+         # the Erlang distribution port (25672) too, or it listens on every address
+         "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}"},
+    port=PORTS["rabbitmq"],
 )  # fmt: skip
 MEMCACHED = Daemon(
     "memcached", ("/usr/bin/memcached", "-l", "127.0.0.1", "-p", "11211", "-m", "64"),

@@ -4,13 +4,15 @@ its traffic on this machine, and publishes no secret in its facts file."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
-from conformance.localcloud import hostnet, status
+from conformance.localcloud import daemons, hostnet, services, status
 from conformance.localcloud.passwords import NAMES, Passwords
 
 pytestmark = pytest.mark.cloud
@@ -68,6 +70,26 @@ def test_safety_rules_are_in_place(os_admin, localcloud_facts):
     assert subnet.gateway_ip is None, "external subnet must not have a gateway"
     routes = subprocess.run(["ip", "-4", "route", "show", "dev", "br-ex"], capture_output=True, text=True)
     assert routes.stdout.split() and "via" not in routes.stdout, "br-ex carries only its own /24"
+
+
+def test_cloud_daemons_listen_only_on_loopback(localcloud_facts, localcloud_layout):
+    """The services' APIs, databases and queues answer on 127.0.0.1 only: a guest reaching the
+    host through the router (172.24.4.1) finds nothing of the control plane."""
+    sessions = {pid: d.name for d in services.ALL if (pid := daemons.running(localcloud_layout, d))}
+    listeners = subprocess.run(["ss", "-ltnupH"], capture_output=True, text=True, check=True).stdout
+    exposed = []
+    for line in listeners.splitlines():
+        fields = line.split()
+        address = fields[4]
+        for pid in map(int, re.findall(r"pid=(\d+)", line)):
+            try:
+                owner = sessions.get(os.getsid(pid))
+            except ProcessLookupError:
+                continue
+            if owner and not address.startswith(("127.", "[::1]", "[::ffff:127.")):
+                exposed.append(f"{owner} (pid {pid}) listens on {address}")
+    assert len(sessions) >= 10, f"the cloud's daemons, found by pid file: {sorted(sessions.values())}"
+    assert sorted(set(exposed)) == [], "control-plane listeners beyond loopback"
 
 
 def test_facts_file_holds_no_secret(localcloud_facts, localcloud_layout):

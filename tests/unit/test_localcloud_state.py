@@ -6,7 +6,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -54,6 +57,31 @@ def test_pidfile_alive_only_for_the_same_process(tmp_path):
     daemons.write_pidfile(layout.pidfile("sleeper"), pid)
     assert daemons.stop(layout, sleeper, timeout=5) is True
     assert daemons.start_time(pid) is None and not layout.pidfile("sleeper").exists()
+
+
+def test_a_neutron_pidfile_stops_only_the_process_that_names_its_network(tmp_path):
+    # a stale pid file (left by an earlier down or a reboot) whose pid now names another process
+    net = "1ada27b9-71ba-48b8-baa6-c35ce9436951"
+    unrelated = subprocess.Popen(["sleep", "30"])
+    ours = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", f"/var/lib/neutron/dhcp/{net}/host"])
+    deadline = time.monotonic() + 10  # Popen may return before exec has set up the new command line
+    while net.encode() not in Path(f"/proc/{ours.pid}/cmdline").read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        stale = tmp_path / "dhcp" / net / "pid"
+        stale.parent.mkdir(parents=True)
+        stale.write_text(f"{unrelated.pid}\n")
+        assert daemons.stop_by_foreign_pidfile(stale) is False
+        assert unrelated.poll() is None, "a process that does not name the network is left alone"
+        assert not stale.exists(), "the stale pid file is removed"
+
+        stale.write_text(f"{ours.pid}\n")
+        assert daemons.stop_by_foreign_pidfile(stale) is True
+        assert ours.wait(timeout=10) == -15 and not stale.exists()
+    finally:
+        for proc in (unrelated, ours):
+            proc.kill()
+            proc.wait()
 
 
 def test_daemon_is_stale_when_its_config_is_newer_than_its_pidfile(tmp_path):
