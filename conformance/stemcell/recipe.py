@@ -41,7 +41,7 @@ PACKAGES = (
 )
 
 FILES_DIR = Path(__file__).with_name("files")
-_SHAPING_MODULES = ("recipe.py", "rootfs.py", "disk.py")
+_SHAPING_MODULES = ("recipe.py", "rootfs.py", "disk.py", "tarball.py")
 
 
 def recipe_files() -> list[Path]:

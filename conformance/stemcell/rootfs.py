@@ -103,8 +103,9 @@ def _configure_boot(runner: Runner, target: Path) -> None:
     conf = target / "etc/initramfs-tools"
     (conf / "conf.d/conformance").write_text("MODULES=list\nRESUME=none\n")
     (conf / "modules").write_text("\n".join(INITRAMFS_MODULES) + "\n")
-    # The cdrom controller early (udev would load it seconds later): the config drive is on it.
-    (target / "etc/modules-load.d/config-drive.conf").write_text("ata_piix\nsr_mod\nisofs\nvfat\n")
+    # The cdrom controller early (udev would load it seconds later): the config drive is on it;
+    # and the NIC driver, so that the agent finds every NIC by MAC once it has read the drive.
+    (target / "etc/modules-load.d/config-drive.conf").write_text("ata_piix\nsr_mod\nisofs\nvfat\nvirtio_net\n")
     runner.run(["chroot", str(target), "update-initramfs", "-u", "-k", kernel_version(target)])
 
 

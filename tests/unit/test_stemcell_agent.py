@@ -29,6 +29,7 @@ ip() { echo "ip $*" >> "$CALLS"; }
 dhcp() { echo "dhcp $*" >> "$CALLS"; }
 iface_of_mac() { case "$1" in 52:54:00:00:00:0a) echo eth0;; 52:54:00:00:00:0b) echo eth1;; *) return 1;; esac; }
 nics() { echo eth0; echo eth1; }
+NIC_WAIT_TICKS=0
 """
 
 
@@ -120,6 +121,34 @@ def test_dhcp_network_without_the_default_may_not_set_gateway_or_dns(tmp_path):
     _, calls = _agent(tmp_path, settings, "configure_network d")
 
     assert calls == ["dhcp eth1  "]
+
+
+def test_a_vip_network_does_not_count_when_one_manual_network_owns_gateway_and_dns(tmp_path):
+    settings = {"networks": {"m": _net("52:54:00:00:00:0a", "10.0.1.5"), "v": {"type": "vip", "ip": "172.24.4.9"}}}
+
+    _, calls = _agent(tmp_path, settings, "configure_network m")
+
+    assert "ip route replace default via 10.0.1.1 dev eth0" in calls
+    assert (tmp_path / "resolv.conf").read_text() == "nameserver 10.9.9.9\n"
+
+
+def test_an_ip_without_a_netmask_is_skipped_not_set_as_slash_0(tmp_path):
+    _, calls = _agent(tmp_path, {"networks": {"n": _net("52:54:00:00:00:0a", "10.0.1.5", netmask="")}},
+                      "configure_network n")  # fmt: skip
+
+    assert calls == []
+
+
+def test_a_nic_that_appears_late_is_waited_for(tmp_path):
+    # the MAC shows up on the third look (virtio_net loaded by udev after the agent started)
+    script = (
+        'iface_of_mac() { echo x >> "$BOSH/looks"; [ "$(wc -l < "$BOSH/looks")" -ge 3 ] && echo eth0; }\n'
+        'NIC_WAIT_TICKS=8; sleep() { :; }; configure_network a; echo "looks=$(wc -l < "$BOSH/looks")"'
+    )
+    out, calls = _agent(tmp_path, {"networks": {"a": _net("52:54:00:00:00:0a", "10.0.1.5")}}, script)
+
+    assert calls[:2] == ["ip link set eth0 up", "ip addr replace 10.0.1.5/24 dev eth0"]
+    assert out.strip() == "looks=3"
 
 
 def test_vip_and_unknown_macs_are_left_alone(tmp_path):
