@@ -6,7 +6,7 @@ Nova's service token through Cinder's CVE-2023-2088 check (pitfall 3).
 
 from __future__ import annotations
 
-from conformance.localcloud.config import KEYSTONE_URL, REGION
+from conformance.localcloud.config import API_TIMEOUT, KEYSTONE_URL, REGION
 
 INTERFACES = ("public", "internal", "admin")
 
@@ -27,7 +27,7 @@ def password_works(user: str, password: str, project: str) -> bool:
     auth = v3.Password(auth_url=KEYSTONE_URL, username=user, password=password, project_name=project,
                        user_domain_name="Default", project_domain_name="Default")  # fmt: skip
     try:
-        session.Session(auth=auth).get_token()
+        session.Session(auth=auth, timeout=API_TIMEOUT).get_token()
         return True
     except exceptions.Unauthorized:
         return False

@@ -19,7 +19,14 @@ from pathlib import Path
 
 from conformance.errors import ConformanceError
 from conformance.localcloud import facts, resources, steps_compute, steps_control, steps_infra, steps_storage
-from conformance.localcloud.config import CLOUDS_YAML, KEYSTONE_URL, REGION, TEST_PROJECT, TEST_USER
+from conformance.localcloud.config import (
+    API_TIMEOUT,
+    CLOUDS_YAML,
+    KEYSTONE_URL,
+    REGION,
+    TEST_PROJECT,
+    TEST_USER,
+)
 from conformance.localcloud.context import Context, StepFailed
 from conformance.localcloud.layout import Layout, write_private
 from conformance.localcloud.passwords import Passwords
@@ -46,7 +53,7 @@ def test_connection(password: str):
     return openstack.connect(
         auth_url=KEYSTONE_URL, username=TEST_USER, password=password, project_name=TEST_PROJECT,
         user_domain_name="Default", project_domain_name="Default", region_name=REGION,
-        load_yaml_config=False, load_envvars=False,
+        load_yaml_config=False, load_envvars=False, api_timeout=API_TIMEOUT,
     )  # fmt: skip
 
 
