@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conformance.errors import ConformanceError
 from conformance.localcloud import configs, daemons, ebtables, ini, services
 from conformance.localcloud.config import LIBVIRT_READY_TIMEOUT, POLL, SERVICE_UP_TIMEOUT
-from conformance.localcloud.context import Context
+from conformance.localcloud.context import Context, StepFailed
 from conformance.localcloud.steps_control import register, uwsgi_ini, with_stderr_logging
 from conformance.localcloud.steps_infra import empty_databases, ensure_dirs
 from conformance.waiting import wait_for
@@ -38,12 +39,15 @@ def wait_service_up(ctx: Context, binary: str, daemon) -> None:
     def probe():
         return [s for s in proxy.services() if s.binary == binary]
 
-    wait_for(
-        probe, ready=lambda ss: any(s.state == "up" and s.status == "enabled" for s in ss),
-        describe=lambda ss: ", ".join(f"{s.host}:{s.state}/{s.status}" for s in ss) or "not registered",
-        failed=lambda _: daemons.exited_early(ctx.layout, daemon),
-        timeout=SERVICE_UP_TIMEOUT, interval=POLL * 3, what=f"{binary} to report up",
-    )  # fmt: skip
+    try:
+        wait_for(
+            probe, ready=lambda ss: any(s.state == "up" and s.status == "enabled" for s in ss),
+            describe=lambda ss: ", ".join(f"{s.host}:{s.state}/{s.status}" for s in ss) or "not registered",
+            failed=lambda _: daemons.exited_early(ctx.layout, daemon),
+            timeout=SERVICE_UP_TIMEOUT, interval=POLL * 3, what=f"{binary} to report up",
+        )  # fmt: skip
+    except ConformanceError as exc:  # the failure report shows the daemon's own log
+        raise StepFailed(str(exc), ctx.layout.log(daemon.name)) from exc
 
 
 NEUTRON_SERVER = (services.NEUTRON_API, services.NEUTRON_RPC)
@@ -107,5 +111,8 @@ def wait_agents_alive(ctx: Context) -> None:
         dead = [d.name for d in NEUTRON_AGENT_DAEMONS if not daemons.running(ctx.layout, d)]
         return dead and f"agent daemons exited: {dead}"
 
-    wait_for(lambda: list(conn.network.agents()), ready=ready, describe=describe, failed=failed,
-             timeout=SERVICE_UP_TIMEOUT, interval=POLL * 3, what="neutron agents to be alive")  # fmt: skip
+    try:
+        wait_for(lambda: list(conn.network.agents()), ready=ready, describe=describe, failed=failed,
+                 timeout=SERVICE_UP_TIMEOUT, interval=POLL * 3, what="neutron agents to be alive")  # fmt: skip
+    except ConformanceError as exc:  # the failure report shows the linuxbridge agent's log
+        raise StepFailed(str(exc), ctx.layout.log(services.NEUTRON_LB.name)) from exc
