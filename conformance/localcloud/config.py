@@ -13,7 +13,7 @@ KEYSTONE_ROOT = f"http://{HOST_IP}:5000"
 
 PORTS = {
     "mariadb": 3306, "rabbitmq": 5672, "memcached": 11211, "keystone": 5000, "glance": 9292,
-    "placement": 8778, "nova": 8774, "neutron": 9696, "cinder": 8776, "ceph-mon": 3300,
+    "placement": 8778, "nova": 8774, "neutron": 9696, "cinder": 8776, "ceph-mon": 3300, "epmd": 4369,
 }  # fmt: skip
 
 # service type -> (user/service name, endpoint URL)

@@ -38,7 +38,8 @@ MARIADB = Daemon(
     "mariadb", ("/usr/sbin/mariadbd",), user="mysql", cwd="/var/lib/mysql", port=PORTS["mariadb"],
     watch=("/etc/mysql/mariadb.conf.d/99-cpi-conformance.cnf",),
 )
-EPMD = Daemon("epmd", ("/usr/bin/epmd", "-address", "127.0.0.1"), user="rabbitmq", cwd="/var/lib/rabbitmq")
+EPMD = Daemon("epmd", ("/usr/bin/epmd", "-address", "127.0.0.1"), user="rabbitmq", cwd="/var/lib/rabbitmq",
+              port=PORTS["epmd"])  # waited for: an Erlang program finding none starts its own, on 0.0.0.0
 RABBITMQ = Daemon(
     "rabbitmq", ("/usr/lib/rabbitmq/bin/rabbitmq-server",), user="rabbitmq", cwd="/var/lib/rabbitmq",
     env={"RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1", "ERL_EPMD_ADDRESS": "127.0.0.1",

@@ -99,7 +99,8 @@ def drop_databases(runner: Runner, layout: Layout) -> None:
     sql = [f"DROP DATABASE IF EXISTS {db};" for db in DATABASES]
     sql += [f"DROP USER IF EXISTS '{u}'@'{h}';" for u in users for h in ("localhost", "%")]
     runner.run(["mysql", "-u", "root"], input="\n".join(sql) + "\n", check=False)
-    runner.run(["rabbitmqctl", "-q", "delete_user", "openstack"], check=False, timeout=60)
+    if daemons.running(layout, services.RABBITMQ):  # else rabbitmqctl would start a stray epmd
+        runner.run(["rabbitmqctl", "-q", "delete_user", "openstack"], check=False, timeout=60)
 
 
 def stop_neutron_spawned() -> int:
