@@ -69,7 +69,7 @@ def create_disk(call, size, cloud_properties, vm_cid):
     try:
         resources.wait_volume_status(call, vol.id, "available")
     except CloudError as exc:  # do not leave an error (or still creating) volume behind
-        _remove_after_failure(exc, f"volume {vol.id}", lambda: _delete_when_settled(call, vol.id))
+        _remove_after_failure(exc, f"volume {vol.id}", lambda: _delete_when_settled(call, "volume", vol.id))
         raise
     return vol.id
 
@@ -85,14 +85,18 @@ def _remove_after_failure(failure: CloudError, what: str, remove) -> None:
         failure.ok_to_retry = False
 
 
-def _delete_when_settled(call: Any, volume_id: str) -> None:
-    """Cinder refuses to delete a volume still 'creating': wait for it to settle first."""
+def _delete_when_settled(call: Any, kind: str, resource_id: str) -> None:
+    """Cinder refuses to delete a volume or snapshot still 'creating': wait for it to settle first."""
+    fetch, delete = {
+        "volume": (resources.volume, call.conn.block_storage.delete_volume),
+        "snapshot": (resources.snapshot, call.conn.block_storage.delete_snapshot),
+    }[kind]
     call.wait(
-        lambda: resources.volume(call.conn, volume_id),
-        what=f"volume {volume_id} to leave 'creating'",
-        ready=lambda vol: vol is None or vol.status != "creating",
+        lambda: fetch(call.conn, resource_id),
+        what=f"{kind} {resource_id} to leave 'creating'",
+        ready=lambda res: res is None or res.status != "creating",
     )
-    call.conn.block_storage.delete_volume(volume_id, ignore_missing=True)
+    delete(resource_id, ignore_missing=True)
 
 
 def has_disk(call, disk_cid):
@@ -237,19 +241,10 @@ def snapshot_disk(call, disk_cid, metadata):
         )
     except CloudError as exc:
         _remove_after_failure(
-            exc, f"snapshot {snap.id}", lambda: _delete_snapshot_when_settled(call, snap.id)
+            exc, f"snapshot {snap.id}", lambda: _delete_when_settled(call, "snapshot", snap.id)
         )
         raise
     return snap.id
-
-
-def _delete_snapshot_when_settled(call: Any, snapshot_id: str) -> None:
-    call.wait(
-        lambda: resources.snapshot(call.conn, snapshot_id),
-        what=f"snapshot {snapshot_id} to leave 'creating'",
-        ready=lambda snap: snap is None or snap.status != "creating",
-    )
-    call.conn.block_storage.delete_snapshot(snapshot_id, ignore_missing=True)
 
 
 def delete_snapshot(call, snapshot_cid):
