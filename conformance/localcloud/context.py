@@ -76,14 +76,7 @@ class Context:
         return state
 
     def wait_port(self, daemon: Daemon, timeout: float = PORT_OPEN_TIMEOUT) -> None:
-        try:
-            wait_for(
-                lambda: port_open(daemon.port), failed=lambda _: daemons.exited_early(self.layout, daemon),
-                describe=lambda up: "open" if up else "closed", timeout=timeout, interval=POLL,
-                what=f"{daemon.name} to listen on {HOST_IP}:{daemon.port}",
-            )  # fmt: skip
-        except ConformanceError as exc:
-            raise StepFailed(str(exc), self.layout.log(daemon.name)) from exc
+        wait_listening(self.layout, daemon, timeout)
 
     def ensure_all(self, group: Iterable[Daemon]) -> list[str]:
         """Start/restart a group; returns notes for the ones that were not simply running."""
@@ -95,6 +88,18 @@ def keep_original(path: Path, edit: Callable[[Path], bool]) -> bool:
     if path.exists() and not original.exists():
         shutil.copy2(path, original)
     return edit(path)
+
+
+def wait_listening(layout: Layout, daemon: Daemon, timeout: float = PORT_OPEN_TIMEOUT) -> None:
+    """Until ``daemon`` listens on its port; StepFailed (with its log) when it exits or times out."""
+    try:
+        wait_for(
+            lambda: port_open(daemon.port), failed=lambda _: daemons.exited_early(layout, daemon),
+            describe=lambda up: "open" if up else "closed", timeout=timeout, interval=POLL,
+            what=f"{daemon.name} to listen on {HOST_IP}:{daemon.port}",
+        )  # fmt: skip
+    except ConformanceError as exc:
+        raise StepFailed(str(exc), layout.log(daemon.name)) from exc
 
 
 def port_open(port: int | None, host: str = HOST_IP) -> bool:

@@ -36,12 +36,17 @@ def step_mariadb(ctx: Context) -> str:
     if not Path("/var/lib/mysql/mysql").is_dir():  # purged: a fresh data directory
         ctx.runner.run(["mariadb-install-db", "--user=mysql", "--datadir=/var/lib/mysql",
                         "--auth-root-authentication-method=socket"])  # fmt: skip
-    run_dir = Path("/run/mysqld")
-    run_dir.mkdir(exist_ok=True)
-    shutil.chown(run_dir, "mysql", "mysql")
+    mysqld_run_dir()
     done = ctx.ensure_running(services.MARIADB)
     ctx.runner.run(["mysql", "-u", "root"], input=databases_sql(ctx))
     return f"mariadb {done}"
+
+
+def mysqld_run_dir() -> None:
+    """/run/mysqld, where mariadbd puts its socket (a tmpfs: gone after a reboot)."""
+    run_dir = Path("/run/mysqld")
+    run_dir.mkdir(exist_ok=True)
+    shutil.chown(run_dir, "mysql", "mysql")
 
 
 def databases_sql(ctx: Context) -> str:

@@ -19,19 +19,12 @@ from pathlib import Path
 import yaml
 
 from conformance.localcloud import daemons, ebtables, hostnet, services
-from conformance.localcloud.config import (
-    ADMIN_CLOUD,
-    CLOUDS_YAML,
-    DATABASES,
-    POLL,
-    PORT_OPEN_TIMEOUT,
-    TEST_CLOUD,
-)
-from conformance.localcloud.context import port_open
+from conformance.localcloud.config import ADMIN_CLOUD, CLOUDS_YAML, DATABASES, TEST_CLOUD
+from conformance.localcloud.context import wait_listening
 from conformance.localcloud.layout import Layout, write_private
 from conformance.localcloud.procs import Runner
+from conformance.localcloud.steps_infra import mysqld_run_dir
 from conformance.localcloud.steps_storage import MON_DIR, OSD_DIR
-from conformance.waiting import wait_for
 
 NEUTRON_NETNS_PREFIXES = ("qrouter-", "qdhcp-")
 # brq<net id[:11]>, tap<port id[:11]>, vxlan-<vni>: names only Neutron/Nova give their links
@@ -87,14 +80,9 @@ def drop_databases(runner: Runner, layout: Layout) -> None:
     `down`), since the passwords go with the state directory and databases left behind would
     hold the old ones (keystone's admin, nova's cell mappings) and make the next `up` fail."""
     if not daemons.running(layout, services.MARIADB) and Path("/var/lib/mysql/mysql").is_dir():
-        run_dir = Path("/run/mysqld")
-        run_dir.mkdir(exist_ok=True)
-        shutil.chown(run_dir, "mysql", "mysql")
+        mysqld_run_dir()
         daemons.start(layout, services.MARIADB)
-        wait_for(lambda: port_open(services.MARIADB.port), ready=bool,
-                 failed=lambda _up: daemons.exited_early(layout, services.MARIADB),
-                 describe=lambda up: "open" if up else "closed", timeout=PORT_OPEN_TIMEOUT, interval=POLL,
-                 what=f"mariadb to start for the purge (log {layout.log(services.MARIADB.name)})")  # fmt: skip
+        wait_listening(layout, services.MARIADB)
     users = sorted(set(DATABASES.values()))
     sql = [f"DROP DATABASE IF EXISTS {db};" for db in DATABASES]
     sql += [f"DROP USER IF EXISTS '{u}'@'{h}';" for u in users for h in ("localhost", "%")]

@@ -149,7 +149,7 @@ def attach_disk(call, vm_cid, disk_cid):
         raise CloudError("Server has too many disks attached")
     LOG.info("Attaching volume `%s' to server `%s', device name is `%s'", vol.id, srv.id, device)
     call.conn.compute.create_volume_attachment(srv, vol.id, device=device)
-    _wait_volume_moved(call, vol.id, "in-use", via=("reserved", "attaching"), back="available")
+    resources.wait_volume_status(call, vol.id, "in-use", via=("reserved", "attaching"), back="available")
     return device if call.v2 else None
 
 
@@ -163,27 +163,8 @@ def detach_disk(call, vm_cid, disk_cid):
         LOG.info("Disk `%s' is not attached to server `%s'. Skipping.", vol.id, srv.id)
         return None
     call.conn.compute.delete_volume_attachment(srv, vol.id, ignore_missing=True)
-    _wait_volume_moved(call, vol.id, "available", via=("detaching",), back="in-use")
+    resources.wait_volume_status(call, vol.id, "available", via=("detaching",), back="in-use")
     return None
-
-
-def _wait_volume_moved(call: Any, volume_id: str, status: str, *, via: tuple[str, ...], back: str) -> None:
-    """Wait for ``status``; a volume that went ``via`` a transition state and came ``back`` to
-    where it started was rolled back by Nova: that ends the wait at once, not at state_timeout."""
-    seen: set[str] = set()
-
-    def failed(vol: Any) -> str | None:
-        if vol.status == back and seen.intersection(via):
-            return f"status went {'/'.join(sorted(seen.intersection(via)))} and back to {back}: Nova rolled it back"
-        seen.add(vol.status)
-        return resources.volume_failure(vol)
-
-    call.wait(
-        lambda: resources.volume(call.conn, volume_id),
-        what=f"volume {volume_id} to be {status}",
-        ready=lambda vol: vol is not None and vol.status == status,
-        failed=failed,
-    )
 
 
 def get_disks(call, vm_cid):

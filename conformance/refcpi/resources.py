@@ -75,12 +75,24 @@ def wait_server_gone(call: Any, server_id: str) -> None:
     )
 
 
-def wait_volume_status(call: Any, volume_id: str, status: str) -> Any:
+def wait_volume_status(
+    call: Any, volume_id: str, status: str, *, via: tuple[str, ...] = (), back: str | None = None
+) -> Any:
+    """Wait for ``status``. With ``via``/``back``: a volume that went through a transition state
+    and came back to where it started was rolled back by Nova, which ends the wait at once."""
+    seen: set[str] = set()
+
+    def failed(vol: Any) -> str | None:
+        if vol.status == back and seen.intersection(via):
+            return f"status went {'/'.join(sorted(seen.intersection(via)))} and back to {back}: Nova rolled it back"
+        seen.add(vol.status)
+        return volume_failure(vol)
+
     return call.wait(
         lambda: volume(call.conn, volume_id),
         what=f"volume {volume_id} to be {status}",
         ready=lambda vol: vol is not None and vol.status == status,
-        failed=volume_failure,
+        failed=failed,
     )
 
 

@@ -114,7 +114,11 @@ def test_delete_vm_of_a_server_already_gone_still_removes_its_ports(cpi, os_conn
         cpi("delete_vm", cid)
 
         assert not lifecycle.ports_holding(os_conn, networks), "delete_vm left the port holding the static IP"
-    finally:
+    finally:  # whatever failed above, neither the server nor its port outlives the test
+        leftover = os_conn.compute.find_server(cid, ignore_missing=True)
+        if leftover is not None:
+            os_conn.compute.delete_server(leftover)
+            os_conn.compute.wait_for_delete(leftover, wait=300)
         for port_id in lifecycle.ports_holding(os_conn, networks):
             os_conn.network.delete_port(port_id, ignore_missing=True)
 
