@@ -13,10 +13,12 @@ from conformance.errors import ConformanceError
 # ``func=handler`` where ``handler(args) -> int`` returns the exit code.
 SUBCOMMAND_MODULES = (
     "conformance.commands.run",
+    "conformance.commands.preflight",
     "conformance.commands.profile",
     "conformance.commands.cpi",
     "conformance.commands.cleanup",
     "conformance.commands.report",
+    "conformance.commands.host",
     "conformance.localcloud.cli",
     "conformance.stemcell.cli",
 )

@@ -33,6 +33,16 @@ PACKAGES = (
     "ceph-mon", "ceph-osd", "ceph-common", "python3-rbd", "python3-rados", "uuid-runtime",
 )  # fmt: skip
 
+# The commands the bring-up and teardown steps run, and those Neutron's agents run for us (dnsmasq for
+# DHCP, haproxy for the metadata proxy, conntrack and iptables for security groups): each must come
+# with PACKAGES (hostdeps.check looks for them on a fresh root).
+COMMANDS = (
+    "ip", "bridge", "iptables", "iptables-save", "iptables-restore", "ipset", "conntrack", "dnsmasq", "haproxy",
+    "mysql", "mariadb-install-db", "rabbitmqctl", "keystone-manage", "glance-manage", "placement-manage",
+    "nova-manage", "neutron-db-manage", "cinder-manage", "virsh", "qemu-img", "qemu-system-x86_64",
+    "ceph", "ceph-authtool", "monmaptool", "rbd", "openstack", "uuidgen", "dpkg-deb", "apt-mark",
+)  # fmt: skip
+
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 POLICY_RC_D_TEXT = "#!/bin/sh\n# cpi-conformance local cloud: package installs start no service\nexit 101\n"
 STANDIN = "qemu-system"
@@ -85,7 +95,12 @@ def standin_installed() -> bool:
 
 
 def ensure_standin(runner: Runner, workdir: Path) -> None:
-    """Build and install the stand-in, held so that no later apt run swaps in the real one."""
+    """Build and install the stand-in, held so that no later apt run swaps in the real one.
+
+    Only once qemu-system-x86 is installed: dpkg then finds its Depends met. Installed before it
+    (with --force-depends) and held, it left apt broken on a fresh machine: every later
+    ``apt-get install`` refused with "Unmet dependencies", even ``-f`` while the hold stood.
+    """
     if standin_installed():
         return
     version = candidate_version(runner, STANDIN)
@@ -95,23 +110,47 @@ def ensure_standin(runner: Runner, workdir: Path) -> None:
     (root / "DEBIAN" / "control").write_text(standin_control(version, arch))
     deb = workdir / "qemu-system-standin.deb"
     runner.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(deb)])
-    runner.run(["dpkg", "--force-depends", "-i", str(deb)])  # its Depends comes with the install
+    runner.run(["dpkg", "-i", str(deb)])
     runner.run(["apt-mark", "hold", STANDIN])
 
 
+def repair_broken_standin(runner: Runner, env: dict[str, str]) -> bool:
+    """Undo what an earlier version of this step left: the held stand-in without qemu-system-x86.
+
+    apt refuses every install in that state; without the hold, ``apt-get -f install`` completes
+    the stand-in's dependency. Returns True when it repaired something.
+    """
+    if not standin_installed() or "qemu-system-x86" not in missing(("qemu-system-x86",)):
+        return False
+    runner.run(["apt-mark", "unhold", STANDIN])
+    runner.run([*APT_GET, "-f", "install"], env=env)
+    runner.run(["apt-mark", "hold", STANDIN])
+    return True
+
+
+APT_GET = (
+    "apt-get", "-y", "-q", "--no-install-recommends", "-o", f"DPkg::Lock::Timeout={APT_LOCK_TIMEOUT}",
+    "-o", "Dpkg::Options::=--force-confmiss", "-o", "Dpkg::Options::=--force-confold",
+)  # fmt: skip
+
+
 def install(runner: Runner, workdir: Path) -> list[str]:
-    """apt-get install what is missing; returns the packages it installed (empty: nothing to do)."""
+    """apt-get install what is missing; returns the packages it installed (empty: nothing to do).
+
+    Order: qemu-system-x86 first, then the stand-in for the qemu-system metapackage (its one
+    dependency is met by then), then the rest (nova-compute-qemu finds qemu-system installed).
+    """
     todo = missing()
     if not todo:
         return []
     ensure_policy_rc_d()
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    runner.run(["apt-get", "update", "-q"], env=env)
+    runner.run(["apt-get", "-o", f"DPkg::Lock::Timeout={APT_LOCK_TIMEOUT}", "update", "-q"], env=env)
+    repair_broken_standin(runner, env)
+    if "qemu-system-x86" in missing(("qemu-system-x86",)):
+        runner.run([*APT_GET, "install", "qemu-system-x86"], env=env)
     ensure_standin(runner, workdir)
-    runner.run(
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends",
-         "-o", f"DPkg::Lock::Timeout={APT_LOCK_TIMEOUT}",
-         "-o", "Dpkg::Options::=--force-confmiss", "-o", "Dpkg::Options::=--force-confold", *todo],
-        env=env,
-    )  # fmt: skip
+    rest = missing()
+    if rest:
+        runner.run([*APT_GET, "install", *rest], env=env)
     return todo

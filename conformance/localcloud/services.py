@@ -100,3 +100,13 @@ ALL = (
     NEUTRON_API, NEUTRON_RPC, NEUTRON_LB, NEUTRON_DHCP, NEUTRON_L3, NEUTRON_METADATA,
     CEPH_MON, CEPH_OSD, CINDER_API, CINDER_SCHEDULER, CINDER_VOLUME,
 )  # fmt: skip
+
+
+def required_files() -> list[str]:
+    """The programs the daemons start from, and the packaged uwsgi ini files they read."""
+    files = []
+    for daemon in ALL:
+        files.append(daemon.argv[0])
+        if "--ini" in daemon.argv:
+            files.append(daemon.argv[daemon.argv.index("--ini") + 1])
+    return files
