@@ -1,7 +1,13 @@
 """The CPI client: runs the CPI executable once per call, as the Director does.
 
     cpi = CpiClient(["conformance-openstack-cpi", "/path/cpi.json"], api_version=2, secrets={...})
-    vm_cid, networks = cpi.create_vm(agent_id, stemcell_cid, cloud_properties, networks, [], {})
+    vm_cid, networks = cpi.send(director.create_vm(agent_id, stemcell_cid, props, networks, [], env,
+                                                   stemcell_api_version=2))
+
+The envelope is the Director's (lib/clouds/external_cpi.rb): ``api_version`` at the top for CPI
+API v2, a context from conformance.director.context -- director_uuid, a ``cpi-NNNNNN`` request id,
+``vm.stemcell.api_version`` only on the calls that concern a VM built from a stemcell, then the
+CPI-config properties (``context=``) merged over it.
 
 A clean environment (PATH, TMPDIR, plus ``env``), the request on stdin, a deadline per method (a
 hung CPI is killed with its process group), the envelope validated, the exit code ignored. Every
@@ -12,12 +18,14 @@ leak is recorded and raised as SecretLeak after the call (its result stays on th
 from __future__ import annotations
 
 import os
+import random
 import shlex
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from conformance import director
 from conformance.cpi import protocol
 from conformance.cpi.errors import CpiBrokenResponse, CpiError, CpiNotRunnable, CpiTimeout, SecretLeak
 from conformance.cpi.process import run_process
@@ -26,6 +34,8 @@ from conformance.cpi.results import check_result
 from conformance.secrets import Redactor
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#: "Use the client's default": the stemcell api_version on the methods that carry one, else none.
+DEFAULT = object()
 
 
 class CpiClient:
@@ -40,6 +50,7 @@ class CpiClient:
         method_timeouts: dict[str, float] | None = None,
         director_uuid: str | None = None,
         context: dict[str, Any] | None = None,
+        stemcell_api_version: int | None = director.DEFAULT_STEMCELL_API_VERSION,
         on_record: Callable[[CallRecord], Any] | None = None,
         raise_on_leak: bool = True,
     ):
@@ -52,26 +63,47 @@ class CpiClient:
         self.timeout = timeout
         self.method_timeouts = dict(method_timeouts or {})
         self.director_uuid = director_uuid or str(uuid.uuid4())
-        self.context = dict(context or {})
+        self.context = dict(context or {})  # CPI-config properties sent with every call
+        self.stemcell_api_version = stemcell_api_version
+        self._rng = random.Random()
+        self._request_ids: set[str] = set()
         self.on_record = on_record
         self.raise_on_leak = raise_on_leak
         self.records: list[CallRecord] = []
 
     # -- the protocol -----------------------------------------------------------------
     def request(self, method: str, arguments: list[Any], context: dict[str, Any] | None = None,
-                api_version: int | None = None) -> protocol.Request:
+                api_version: int | None = None, stemcell_api_version: Any = DEFAULT) -> protocol.Request:
+        """The request a Director would send. ``stemcell_api_version``: DEFAULT puts the client's
+        into the context of the methods the Director sends it with (create_vm, delete_vm,
+        attach_disk, detach_disk); None leaves ``vm`` out; a number puts that one in."""
         version = self.api_version if api_version is None else api_version
-        ctx = {"director_uuid": self.director_uuid, "request_id": f"cpi-{uuid.uuid4().hex[:12]}"}
-        if version >= 2:
-            ctx["vm"] = {"stemcell": {"api_version": 2}}
-        ctx.update(self.context)
-        ctx.update(context or {})
+        if stemcell_api_version is DEFAULT:
+            stemcell_api_version = (self.stemcell_api_version if method in director.STEMCELL_CONTEXT_METHODS
+                                    else None)
+        ctx = director.context(self.director_uuid, self._new_request_id(), stemcell_api_version=stemcell_api_version,
+                               cpi_properties={**self.context, **(context or {})})
         return protocol.Request(method, list(arguments), ctx, version if version >= 2 else None)
 
+    def _new_request_id(self) -> str:
+        """The Director's ``cpi-NNNNNN``, never twice from one client (records are found by it)."""
+        while True:
+            rid = director.new_request_id(self._rng)
+            if rid not in self._request_ids:
+                self._request_ids.add(rid)
+                return rid
+
+    def send(self, call, *, context: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
+        """A request built by conformance.director (its method, arguments and stemcell api_version);
+        ``context``: CPI-config properties for this call."""
+        return self.call(call.method, *call.arguments, context=context, timeout=timeout,
+                         stemcell_api_version=call.stemcell_api_version)
+
     def call(self, method: str, *arguments: Any, context: dict[str, Any] | None = None,
-             api_version: int | None = None, timeout: float | None = None) -> Any:
+             api_version: int | None = None, timeout: float | None = None,
+             stemcell_api_version: Any = DEFAULT) -> Any:
         """One call; the result, or a CpiCallError subclass. The record is kept either way."""
-        request = self.request(method, list(arguments), context, api_version)
+        request = self.request(method, list(arguments), context, api_version, stemcell_api_version)
         record = CallRecord(method, request.request_id, self.redactor.doc(request.arguments))
         self.records.append(record)
         try:

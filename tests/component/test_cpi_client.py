@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance import director
 from conformance.cpi.client import CpiClient
 from conformance.cpi.errors import CpiBrokenResponse, CpiError, CpiNotRunnable, CpiTimeout, SecretLeak
 
@@ -36,7 +37,7 @@ def test_info_round_trip_records_the_call():
     assert cpi.info() == {"stemcell_formats": ["openstack-qcow2"], "api_version": 2}
     (record,) = cpi.records
     assert (record.method, record.outcome, record.exit_code) == ("info", "ok", 0)
-    assert re.fullmatch(r"cpi-[0-9a-f]{12}", record.request_id)
+    assert re.fullmatch(r"cpi-\d{6}", record.request_id), "the Director's request id: cpi-NNNNNN"
 
 
 def test_request_carries_method_arguments_context_and_api_version():
@@ -46,7 +47,18 @@ def test_request_carries_method_arguments_context_and_api_version():
     assert request["api_version"] == 2
     assert request["context"]["director_uuid"] == "d-1"
     assert request["context"]["request_id"] == cpi.records[-1].request_id
-    assert request["context"]["vm"] == {"stemcell": {"api_version": 2}}
+    assert "vm" not in request["context"], "only create_vm, delete_vm, attach_disk and detach_disk carry it"
+    sent = cpi.send(director.Call("echo", ("x",), stemcell_api_version=3), context={"config_drive": "disk"})
+    assert sent["request"]["context"]["vm"] == {"stemcell": {"api_version": 3}}
+    assert sent["request"]["context"]["config_drive"] == "disk"
+
+
+def test_vm_calls_carry_the_clients_stemcell_api_version_by_default():
+    cpi = client("ok")
+    request = cpi.request("delete_vm", ["vm-1"])
+    assert request.context["vm"] == {"stemcell": {"api_version": 2}}
+    assert "vm" not in cpi.request("has_vm", ["vm-1"]).context
+    assert "vm" not in cpi.request("delete_vm", ["vm-1"], stemcell_api_version=None).context
 
 
 def test_v1_request_has_no_api_version_and_create_vm_gives_a_bare_cid():
