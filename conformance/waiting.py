@@ -6,6 +6,13 @@ message that says what it waited for and what it last saw.
                       describe=lambda s: f"status={s.status}", timeout=600, interval=2,
                       what=f"server {cid} to be ACTIVE")
 
+A wait that follows a CPI call names that call with ``after``, so that a timeout says which
+call's effect never showed, not only the state last seen:
+
+    wait_for(..., what=f"volume {cid} to be available", after=f"detach_disk from VM {vm} answered OK")
+    # WaitTimeout: timed out after 180s waiting for volume ... to be available (after detach_disk
+    # from VM ... answered OK); last observed (after 90 polls): status=in-use ... attached to [...]
+
 Growing back-off (capped) is for connects and transient errors: ``backoff=1.5, max_interval=10``.
 """
 
@@ -31,6 +38,7 @@ def wait_for(
     timeout: float,
     interval: float,
     what: str,
+    after: str | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
     backoff: float = 1.0,
     max_interval: float | None = None,
@@ -43,8 +51,11 @@ def wait_for(
     ``failed(value)`` returning a truthy string (or True) stops the wait at once with WaitFailed.
     Exceptions in ``retry_on`` raised by the probe are remembered as the last error and retried;
     any other exception propagates. ``on_progress`` receives a line whenever the observed state
-    changes (for progress output on long waits).
+    changes (for progress output on long waits). ``after`` names the call whose effect is awaited
+    ("detach_disk from VM x answered OK"); it becomes part of ``what`` in every message.
     """
+    if after:
+        what = f"{what} (after {after})"
     if timeout <= 0 or interval <= 0:
         raise ValueError(f"wait for {what}: timeout and interval must be positive")
     start = clock()

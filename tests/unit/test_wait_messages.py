@@ -1,0 +1,57 @@
+"""A wait that follows a CPI call names that call, and what the cloud still showed."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from conformance.cloud.inspector import CloudInspector, describe_volume
+from conformance.errors import WaitFailed, WaitTimeout
+from conformance.waiting import wait_for
+
+pytestmark = pytest.mark.unit
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_after_names_the_call_in_the_timeout():
+    clock = FakeClock()
+    with pytest.raises(WaitTimeout) as info:
+        wait_for(lambda: "in-use", ready=lambda s: s == "available", describe=lambda s: f"status={s}", timeout=4,
+                 interval=2, what="volume v-1 to be available", after="detach_disk from VM s-1 answered OK",
+                 clock=clock, sleep=clock.sleep)
+    assert str(info.value).startswith("timed out after 4s waiting for volume v-1 to be available "
+                                      "(after detach_disk from VM s-1 answered OK); last observed")
+
+
+def test_after_names_the_call_in_a_failure_state():
+    with pytest.raises(WaitFailed, match=r"\(after resize_disk answered OK\) after .*status=error_extending"):
+        wait_for(lambda: "error_extending", ready=lambda s: s == "available", failed=lambda s: f"status={s}",
+                 timeout=5, interval=1, what="volume v-1 to be available", after="resize_disk answered OK")
+
+
+def test_a_volume_is_described_with_the_servers_it_is_attached_to():
+    volume = SimpleNamespace(status="in-use", size=1, attachments=[{"server_id": "s-1", "device": "/dev/vdb"}])
+    assert describe_volume(volume) == "status=in-use size=1GiB attached to servers ['s-1']"
+    assert describe_volume(SimpleNamespace(status="available", size=2, attachments=[])) == (
+        "status=available size=2GiB attached to no server")
+    assert describe_volume(None) == "gone"
+
+
+def test_an_inspector_wait_names_the_cpi_call_and_what_cinder_still_shows():
+    volume = SimpleNamespace(status="in-use", size=1, attachments=[{"server_id": "s-1"}])
+    conn = SimpleNamespace(block_storage=SimpleNamespace(get_volume=lambda cid: volume))
+    cloud = CloudInspector(conn, interval=0.01)
+    with pytest.raises(WaitTimeout) as info:
+        cloud.wait_for_volume("v-1", status="available", timeout=0.03, after="detach_disk from VM s-1 answered OK")
+    text = str(info.value)
+    assert "Cinder volume v-1 to be available (after detach_disk from VM s-1 answered OK)" in text
+    assert "attached to servers ['s-1']" in text
