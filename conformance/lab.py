@@ -1,8 +1,12 @@
 """The suite's hands: create VMs, disks and floating IPs through the CPI (and the few things the suite
 provisions itself), registering every undo on the line after the create, and proving deletes.
 
-Binds the profile (timeouts, networks) to the plain libraries (cpi, cloud, guest). Suites reach it
-through the fixtures in conformance.session (``lab``, ``create_vm``, ``create_disk``, ``ssh``).
+Every CPI request is built by conformance.director as a Director builds it; the lab plays the
+Director's steps around them: set_vm_metadata right after create_vm (steps/create_vm_step.rb),
+set_disk_metadata right after attach_disk (steps/attach_disk_step.rb). Binds the profile (timeouts,
+networks, the VM type and availability zone) to the plain libraries (director, cpi, cloud, guest).
+Suites reach it through the fixtures in conformance.fixtures (``lab``, ``create_vm``,
+``create_disk``, ``ssh``).
 """
 
 from __future__ import annotations
@@ -11,19 +15,33 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance import specs
+from conformance import director
 from conformance.cleanup import CleanupStack
+from conformance.cpi.errors import CpiError
+from conformance.naming import RUN_TAG
+
+#: The name the suite plays Director under (Config.name: director, director_name in metadata).
+DIRECTOR_NAME = "cfm-conformance"
+#: The instance group every VM of the suite belongs to.
+INSTANCE_GROUP = "conformance"
 
 
 @dataclass
 class Vm:
     cid: str
-    agent_id: str
+    instance: director.Instance
     networks: dict[str, Any]                  # as requested
     answered_networks: dict[str, Any] | None  # v2 create_vm answer
+    stemcell_api_version: int | None          # what the Director sends with this VM's calls
+    env: dict[str, Any] = field(default_factory=dict)             # as requested
+    cpi_properties: dict[str, Any] = field(default_factory=dict)  # context sent with this VM's calls
     ssh_host: str | None = None
     floating_ip: str | None = None
     ips: dict[str, str] = field(default_factory=dict)  # manual network name -> static IP
+
+    @property
+    def agent_id(self) -> str:
+        return self.instance.agent_id
 
 
 class IpPool:
@@ -42,50 +60,102 @@ class IpPool:
         self.free[network].append(ip)
 
 
+def _not_implemented(exc: CpiError) -> bool:
+    return exc.short_type == "NotImplemented"
+
+
 class Lab:
     def __init__(self, *, profile, cpi, cloud, conn, names, net_ids: dict[str, str], pool: IpPool, run_id: str):
         self.profile, self.cpi, self.cloud, self.conn = profile, cpi, cloud, conn
         self.names, self.net_ids, self.pool, self.run_id = names, net_ids, pool, run_id
         self.t = profile.timeouts
         self.vip_pool = list(profile.networks.vip.addresses) if profile.networks.vip else []
+        self.deployment = director.Deployment(DIRECTOR_NAME, cpi.director_uuid, f"cfm-{run_id}", {RUN_TAG: run_id})
+        self.stemcell_api_versions: dict[str, int | None] = {}
+        self._next_index = 0
+
+    # -- what the Director knows ------------------------------------------------------------
+    def remember_stemcell(self, cid: str, manifest: dict[str, Any]) -> None:
+        """The stemcell's api_version from its stemcell.MF (jobs/update_stemcell.rb keeps it; the
+        Director sends it with the calls on VMs made from that stemcell, or nothing without one)."""
+        self.stemcell_api_versions[cid] = manifest.get("api_version")
+
+    def stemcell_api_version(self, stemcell_cid: str) -> int | None:
+        return self.stemcell_api_versions.get(stemcell_cid, director.DEFAULT_STEMCELL_API_VERSION)
+
+    def new_instance(self) -> director.Instance:
+        """The next instance of the suite's instance group (index 0, 1, ... on this worker)."""
+        instance = director.new_instance(self.deployment, INSTANCE_GROUP, self._next_index)
+        self._next_index += 1
+        return instance
+
+    def vm_cloud_properties(self, vm_type: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The profile's availability zone (OpenStack: cloud_properties.availability_zone) under the
+        VM type's cloud_properties (the profile's, or ``vm_type``)."""
+        az = {"availability_zone": self.profile.vm.availability_zone} if self.profile.vm.availability_zone else {}
+        return director.vm_cloud_properties(self.profile.vm.cloud_properties if vm_type is None else vm_type, az=az)
 
     # -- VMs ------------------------------------------------------------------------------
     def create_vm(self, stack: CleanupStack, stemcell_cid: str, networks: dict, *, cloud_properties=None,
-                  disk_cids=(), env=None, context=None, agent_id: str | None = None) -> Vm:
-        agent_id = agent_id or self.names.agent_id()
-        props = dict(self.profile.vm.cloud_properties if cloud_properties is None else cloud_properties)
-        cid, answered = self.cpi.create_vm(agent_id, stemcell_cid, props, networks, list(disk_cids),
-                                           env or specs.agent_env(self.run_id), context=context)
-        stack.add(f"delete VM {cid}", self.delete_vm_and_verify, cid, resource=("server", cid))
+                  disk_cids=(), env=None, context=None, instance: director.Instance | None = None) -> Vm:
+        """create_vm as steps/create_vm_step.rb sends it, then set_vm_metadata as it does right
+        after. ``cloud_properties``: the VM type's (the profile's by default); ``context``: CPI-config
+        properties sent with every call on this VM."""
+        instance = instance or self.new_instance()
+        version = self.stemcell_api_version(stemcell_cid)
+        agent_env = director.agent_env(instance, base=env)
+        call = director.create_vm(instance.agent_id, stemcell_cid, self.vm_cloud_properties(cloud_properties),
+                                  networks, list(disk_cids), agent_env, stemcell_api_version=version)
+        cid, answered = self.cpi.send(call, context=context)
+        stack.add(f"delete VM {cid}", self._delete_vm, cid, version, dict(context or {}), resource=("server", cid))
         ips = {name: spec["ip"] for name, spec in networks.items() if spec["type"] == "manual"}
-        return Vm(cid, agent_id, networks, answered, ips=ips)
+        vm = Vm(cid, instance, networks, answered, version, agent_env, dict(context or {}), ips=ips)
+        self.set_vm_metadata(vm)
+        return vm
 
-    def delete_vm_and_verify(self, cid: str) -> None:
+    def set_vm_metadata(self, vm: Vm) -> dict[str, str]:
+        """metadata_updater.rb#update_vm_metadata (NotImplemented is rescued there too); the metadata sent."""
+        metadata = director.vm_metadata(vm.instance)
+        try:
+            self.cpi.send(director.set_vm_metadata(vm.cid, metadata), context=vm.cpi_properties)
+        except CpiError as exc:
+            if not _not_implemented(exc):
+                raise
+        return metadata
+
+    def delete_vm_and_verify(self, vm: Vm) -> None:
         """delete_vm, then prove the server and every port it had are gone."""
+        self._delete_vm(vm.cid, vm.stemcell_api_version, vm.cpi_properties)
+
+    def _delete_vm(self, cid: str, version: int | None, properties: dict) -> None:
         port_ids = {p.id for p in self.cloud.ports_of(cid)} if self.cloud else set()
-        self.cpi.delete_vm(cid)
+        self.cpi.send(director.delete_vm(cid, stemcell_api_version=version), context=properties)
         if self.cloud:
-            self.cloud.wait_for_server_gone(cid, timeout=self.t.vm_delete)
-            self.cloud.wait_for_ports_gone(port_ids, timeout=self.t.port_release)
+            self.cloud.wait_for_server_gone(cid, timeout=self.t.vm_delete, after="delete_vm answered OK")
+            self.cloud.wait_for_ports_gone(port_ids, timeout=self.t.port_release,
+                                           after=f"delete_vm of {cid} answered OK")
 
     def networks_for(self, stack: CleanupStack, *, manual: int = 1, dynamic: bool = False,
                      vip: bool = True) -> tuple[dict, str | None]:
-        """A networks argument: ``manual`` static NICs (first one default), optional dynamic and vip."""
+        """A networks argument as network_settings.rb builds it: ``manual`` static NICs, optional
+        dynamic and vip; the first manual network (else the dynamic one) is the default."""
         networks: dict[str, Any] = {}
-        for i, net in enumerate(self.profile.networks.manual[:manual]):
+        for net in self.profile.networks.manual[:manual]:
             ip = self.pool.take(net.name)
             stack.add(f"return static IP {ip}", self.pool.give_back, net.name, ip)
-            default = ("dns", "gateway") if i == 0 else ()
-            networks[net.name] = specs.manual_network(net, net_id=self.net_ids[net.name], ip=ip, default=default)
+            networks[net.name] = director.manual_network(
+                ip=ip, netmask=str(net.cidr.netmask), gateway=str(net.gateway), dns=[str(d) for d in net.dns],
+                cloud_properties={**net.cloud_properties, "net_id": self.net_ids[net.name]})
         if dynamic:
             dyn = self.profile.networks.dynamic
-            default = () if networks else ("dns", "gateway")
-            networks[dyn.name] = specs.dynamic_network(dyn, net_id=self.net_ids[dyn.name], default=default)
+            networks[dyn.name] = director.dynamic_network(
+                cloud_properties={**dyn.cloud_properties, "net_id": self.net_ids[dyn.name]})
+        default = next(iter(networks), None)
         address = None
         if vip:
             address = self.floating_ip(stack)
-            networks[self.profile.networks.vip.name] = specs.vip_network(address)
-        return networks, address
+            networks[self.profile.networks.vip.name] = director.vip_network(ip=address)
+        return director.network_settings(networks, default=default), address
 
     def boot_vm(self, stack: CleanupStack, stemcell_cid: str, *, manual: int = 1, dynamic: bool = False,
                 vip: bool | None = None, context=None, cloud_properties=None) -> Vm:
@@ -95,7 +165,7 @@ class Lab:
         vm = self.create_vm(stack, stemcell_cid, networks, context=context, cloud_properties=cloud_properties)
         vm.floating_ip = address
         if self.cloud:
-            self.cloud.wait_for_server(vm.cid, timeout=self.t.vm_active)
+            self.cloud.wait_for_server(vm.cid, timeout=self.t.vm_active, after="create_vm answered OK")
         vm.ssh_host = address or next(iter(vm.ips.values()), None) or self._dynamic_ip(vm)
         return vm
 
@@ -103,6 +173,22 @@ class Lab:
         if not self.cloud:
             return None
         return next(iter(self.cloud.mac_by_ip(vm.cid)), None)
+
+    # -- the calls on a VM that carry its context ---------------------------------------------
+    def send_on(self, vm: Vm, call: director.Call) -> Any:
+        """A call about ``vm``, with the CPI-config properties the VM was created with."""
+        return self.cpi.send(call, context=vm.cpi_properties)
+
+    def send_gone(self, call: director.Call, context: dict | None = None) -> str:
+        """A call on a resource that is gone: "ok", or the error type the Director rescues for that
+        method (director.GONE_ERRORS); any other error is raised."""
+        try:
+            self.cpi.send(call, context=context)
+        except CpiError as exc:
+            if exc.short_type != director.GONE_ERRORS.get(call.method):
+                raise
+            return exc.short_type
+        return "ok"
 
     # -- floating IPs ----------------------------------------------------------------------
     def floating_ip(self, stack: CleanupStack) -> str:
@@ -153,45 +239,64 @@ class Lab:
 
         return wait_for(probe, ready=lambda boot_id: boot_id != old_boot_id, describe=lambda b: f"boot_id={b}",
                         timeout=self.t.reboot, interval=self.t.poll, retry_on=(Exception,),
-                        what=f"VM {vm.cid} to come back from reboot with a new boot id")
+                        what=f"VM {vm.cid} to answer SSH with a boot id other than {old_boot_id}",
+                        after="reboot_vm answered OK")
 
     # -- disks ------------------------------------------------------------------------------
-    def create_disk(self, stack: CleanupStack, size_mib: int | None = None, *, vm_cid: str | None = None,
+    def create_disk(self, stack: CleanupStack, size_mib: int | None = None, *, vm_cid: str,
                     cloud_properties: dict | None = None) -> str:
+        """create_disk as disk_manager.rb sends it: size in MiB (the profile's by default), the
+        disk type's cloud_properties (the profile's), the cid of the VM it is for."""
         size = size_mib or self.profile.disks.size_mib
         props = dict(self.profile.disks.cloud_properties if cloud_properties is None else cloud_properties)
-        cid = self.cpi.create_disk(size, props, vm_cid)
+        cid = self.cpi.send(director.create_disk(size, props, vm_cid))
         stack.add(f"delete disk {cid}", self.delete_disk_and_verify, cid, resource=("volume", cid))
         return cid
 
     def delete_disk_and_verify(self, cid: str) -> None:
-        self.cpi.delete_disk(cid)
+        self.cpi.send(director.delete_disk(cid))
         if self.cloud:
-            self.cloud.wait_for_volume_gone(cid, timeout=self.t.volume_status)
+            self.cloud.wait_for_volume_gone(cid, timeout=self.t.volume_status, after="delete_disk answered OK")
 
-    def attach_disk(self, stack: CleanupStack, vm_cid: str, disk_cid: str) -> Any:
-        hint = self.cpi.attach_disk(vm_cid, disk_cid)
-        stack.add(f"detach disk {disk_cid} from {vm_cid}", self.detach_disk_and_verify, vm_cid, disk_cid)
+    def attach_disk(self, stack: CleanupStack, vm: Vm, disk_cid: str) -> Any:
+        """attach_disk, then set_disk_metadata, as steps/attach_disk_step.rb does; the hint."""
+        hint = self.send_on(vm, director.attach_disk(vm.cid, disk_cid, stemcell_api_version=vm.stemcell_api_version))
+        stack.add(f"detach disk {disk_cid} from {vm.cid}", self.detach_disk_and_verify, vm, disk_cid,
+                  at_cleanup=True)
         if self.cloud:
-            self.cloud.wait_for_volume(disk_cid, status="in-use", timeout=self.t.disk_attach)
+            self.cloud.wait_for_volume(disk_cid, status="in-use", timeout=self.t.disk_attach,
+                                       after=f"attach_disk to VM {vm.cid} answered {hint!r}")
+        try:
+            self.cpi.send(director.set_disk_metadata(disk_cid, director.disk_metadata(vm.instance)),
+                          context=vm.cpi_properties)
+        except CpiError as exc:
+            if not _not_implemented(exc):
+                raise
         return hint
 
-    def wait_for_device(self, session, disk_cid: str) -> str:
+    def wait_for_device(self, session, disk_cid: str, *, after: str = "attach_disk answered") -> str:
         """The guest's device for the volume (by its virtio serial), once it shows (timeouts.disk_attach)."""
         from conformance.waiting import wait_for
 
         return wait_for(lambda: session.device_for_volume(disk_cid), describe=lambda d: f"device={d}",
                         timeout=self.t.disk_attach, interval=self.t.poll,
-                        what=f"volume {disk_cid} to appear in guest {session.host}")
+                        what=f"volume {disk_cid} to show in guest {session.host} (by its virtio serial)", after=after)
 
-    def wait_for_no_device(self, session, disk_cid: str) -> None:
+    def wait_for_no_device(self, session, disk_cid: str, *, after: str = "detach_disk answered OK") -> None:
         from conformance.waiting import wait_for
 
         wait_for(lambda: session.device_for_volume(disk_cid), ready=lambda d: d is None,
                  describe=lambda d: f"device={d}", timeout=self.t.disk_detach, interval=self.t.poll,
-                 what=f"volume {disk_cid} to leave guest {session.host}")
+                 what=f"volume {disk_cid} to leave guest {session.host}", after=after)
 
-    def detach_disk_and_verify(self, vm_cid: str, disk_cid: str) -> None:
-        self.cpi.detach_disk(vm_cid, disk_cid)
+    def detach_disk_and_verify(self, vm: Vm, disk_cid: str, *, at_cleanup: bool = False) -> None:
+        """detach_disk, then Cinder shows the volume available. At cleanup the disk may be detached
+        already: DiskNotAttached is then fine (steps/detach_disk_step.rb rescues it)."""
+        call = director.detach_disk(vm.cid, disk_cid, stemcell_api_version=vm.stemcell_api_version)
+        if at_cleanup:
+            self.send_gone(call, context=vm.cpi_properties)
+        else:
+            self.send_on(vm, call)
         if self.cloud:
-            self.cloud.wait_for_volume(disk_cid, status="available", timeout=self.t.disk_detach)
+            self.cloud.wait_for_volume(disk_cid, status="available", timeout=self.t.disk_detach,
+                                       after=f"detach_disk from VM {vm.cid} answered OK")

@@ -9,7 +9,9 @@ pytestmark = [pytest.mark.capability("network_dynamic"), pytest.mark.slow]
 @pytest.mark.requires("dynamic_network")
 def test_dynamic_network_gets_the_address_neutron_assigned(create_vm, cloud, ssh, net_ids, profile):
     """A dynamic network MUST give the VM one NIC whose address (by DHCP) is the one Neutron
-    assigned to its port.
+    assigned to its port (bosh.io CPI API v2 create_vm: the VM "must be ... accessible on the
+    provided networks"; a dynamic network's address is the IaaS's choice: dynamic_network.rb sends
+    no ip).
 
     Steps: boot a VM on the dynamic network only (plus a floating IP to reach it); read the port's
     address from Neutron; SSH in; compare the address on the NIC with the port's MAC.

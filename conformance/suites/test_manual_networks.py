@@ -12,7 +12,9 @@ def _guest_ips_by_mac(guest) -> dict[str, set[str]]:
 @pytest.mark.case("6874492c-f9c4-495b-9ed8-28f8d0a96aa8")
 def test_static_ip_is_on_the_port_and_on_the_matching_nic(cloud, ssh, shared_vm, net_ids, profile):
     """A manual network MUST give the VM a port on that network with exactly the requested IP, and
-    the guest MUST carry that IP on the NIC whose MAC is the port's.
+    the guest MUST carry that IP on the NIC whose MAC is the port's (bosh.io CPI API v2 create_vm:
+    the VM "must be ... accessible on the provided networks"; the Director reaches the instance at
+    its static IP).
 
     Steps: compare Neutron's fixed IPs on the first network with the request; SSH in; compare the
     guest's addresses by MAC.
@@ -29,8 +31,9 @@ def test_static_ip_is_on_the_port_and_on_the_matching_nic(cloud, ssh, shared_vm,
 @pytest.mark.requires("multi_nic", "manual_networks>=2")
 def test_two_manual_nics_get_one_port_each_with_the_requested_ips(cloud, ssh, shared_vm, net_ids, profile):
     """create_vm with two manual networks MUST give the VM one port per network carrying the
-    requested IP; the guest MUST configure both on the NICs with the ports' MACs, and route by
-    the default network's gateway.
+    requested IP; the guest MUST configure both on the NICs with the ports' MACs (bosh.io create_vm:
+    "accessible on the provided networks"), and route by the gateway of the network the Director
+    marked ``default: [dns, gateway]`` (network_settings.rb; the agent applies it).
 
     Steps: compare Nova/Neutron ports with the request; SSH in; compare addresses by MAC and the
     default route.
@@ -50,7 +53,8 @@ def test_two_manual_nics_get_one_port_each_with_the_requested_ips(cloud, ssh, sh
 
 @pytest.mark.case("c999d86e-b835-4486-9ee0-24568722c84b")
 def test_a_second_vm_reaches_the_first_by_its_static_ip(ssh, shared_vm, peer_vm, profile):
-    """Two VMs on the same manual network MUST reach each other by their static IPs.
+    """Two VMs on the same manual network MUST reach each other by their static IPs (bosh.io
+    create_vm: "accessible on the provided networks"; jobs of a deployment talk over them).
 
     Steps: SSH into the second VM; ping the first VM's static IP from inside it.
     """

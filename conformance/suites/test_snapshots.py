@@ -4,33 +4,48 @@ import uuid
 
 import pytest
 
+from conformance import director
+
 pytestmark = [pytest.mark.capability("snapshots"), pytest.mark.requires("snapshots")]
 
 
 @pytest.mark.case("52fce191-52b5-4447-91ff-dcc4cc62f816")
-def test_snapshot_disk_then_delete_snapshot(cpi, cloud, cleanup, create_disk, profile, run):
-    """snapshot_disk MUST create a snapshot of the volume in Cinder; delete_snapshot MUST remove it,
-    and deleting it again MUST return normally.
+def test_snapshot_disk_then_delete_snapshot(cpi, cloud, lab, cleanup, create_disk, shared_vm, profile,
+                                            record_property):
+    """snapshot_disk MUST make a snapshot of the volume and answer its cid, and delete_snapshot MUST
+    remove it (bosh.io CPI API v2: snapshot_disk "Takes a snapshot of the disk", delete_snapshot
+    "Deletes the disk snapshot"); deleting it again MUST return normally or answer DiskNotFound
+    (Director: snapshot_manager.rb#delete_snapshots forgets a snapshot only after
+    delete_snapshot succeeds; orphan_disk_manager.rb rescues DiskNotFound).
 
-    Steps: create a disk; snapshot it with Director-style metadata; Cinder shows the snapshot of
-    that volume, available; delete it; Cinder shows none; delete again.
+    Steps: create a disk for the shared VM; snapshot it with the metadata a Director sends for the
+    VM's instance (snapshot_manager.rb#take_snapshot); Cinder shows an available snapshot of that
+    volume; delete it; Cinder shows none; delete again.
     """
-    disk = create_disk()
-    metadata = {"director_name": "cfm", "deployment": "cfm-conformance", "job": "snap", "index": "0",
-                "cfm-run": run.run_id}
-    snapshot = cpi.snapshot_disk(disk, metadata)
-    cleanup.add(f"delete snapshot {snapshot}", cpi.delete_snapshot, snapshot, resource=("snapshot", snapshot))
-    found = cloud.wait_for_snapshot(snapshot, status="available", timeout=profile.timeouts.volume_status)
-    assert found.volume_id == disk, f"snapshot {snapshot} is of volume {found.volume_id}"
-    cpi.delete_snapshot(snapshot)
-    cloud.wait_for_snapshot_gone(snapshot, timeout=profile.timeouts.volume_status)
-    cpi.delete_snapshot(snapshot)
+    disk = create_disk(vm_cid=shared_vm.cid)
+    metadata = director.snapshot_metadata(shared_vm.instance)
+    snapshot = cpi.send(director.snapshot_disk(disk, metadata))
+    cleanup.add(f"delete snapshot {snapshot}", lab.send_gone, director.delete_snapshot(snapshot),
+                resource=("snapshot", snapshot))
+    found = cloud.wait_for_snapshot(snapshot, status="available", timeout=profile.timeouts.volume_status,
+                                    after=f"snapshot_disk of volume {disk} answered {snapshot}")
+    assert found.volume_id == disk, f"snapshot {snapshot} is of volume {found.volume_id}, not of {disk}"
+    cpi.send(director.delete_snapshot(snapshot))
+    cloud.wait_for_snapshot_gone(snapshot, timeout=profile.timeouts.volume_status,
+                                 after="delete_snapshot answered OK")
+    again = lab.send_gone(director.delete_snapshot(snapshot))
+    if again != "ok":
+        record_property("observation", f"delete_snapshot of a deleted snapshot answered {again}")
 
 
 @pytest.mark.case("5a6b3b2a-6ca8-463d-bcad-599e27ad0c0e")
-def test_delete_of_a_missing_snapshot_returns_normally(cpi):
-    """delete_snapshot of a snapshot that never existed MUST return normally.
+def test_delete_of_a_missing_snapshot_returns_normally(lab, record_property):
+    """delete_snapshot of a snapshot that never existed MUST return normally or answer DiskNotFound
+    (Director: snapshot_manager.rb#delete_snapshots removes its record only after delete_snapshot
+    succeeds; orphan_disk_manager.rb#delete_orphan_snapshot rescues DiskNotFound).
 
     Steps: make up a cid; delete_snapshot.
     """
-    cpi.delete_snapshot(str(uuid.uuid4()))
+    answer = lab.send_gone(director.delete_snapshot(str(uuid.uuid4())))
+    if answer != "ok":
+        record_property("observation", f"delete_snapshot of a snapshot that never existed answered {answer}")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conformance import netcheck
+from conformance import director, netcheck
 
 pytestmark = [pytest.mark.capability("network_vip"), pytest.mark.slow]
 
@@ -11,13 +11,15 @@ pytestmark = [pytest.mark.capability("network_vip"), pytest.mark.slow]
 @pytest.mark.requires("vip_network")
 def test_floating_ip_is_associated_and_answers_ping_and_ssh(cloud, ssh, shared_vm, profile):
     """A vip network MUST associate the requested floating IP with the VM's port, and the VM MUST
-    answer ping and SSH through it from the test runner.
+    answer ping and SSH through it from the test runner (bosh.io CPI API v2 create_vm: the VM
+    "must be ... accessible on the provided networks"; vip_network.rb sends the address as ``ip``).
 
     Steps: look the floating IP up in Neutron; check its port is one of the VM's; ping it from the
     runner; SSH in through it and read the hostname.
     """
     ports = {p.id for p in cloud.ports_of(shared_vm.cid)}
-    fip = cloud.wait_for_floating_ip(shared_vm.floating_ip, port_ids=ports, timeout=profile.timeouts.floating_ip)
+    fip = cloud.wait_for_floating_ip(shared_vm.floating_ip, port_ids=ports, timeout=profile.timeouts.floating_ip,
+                                     after="create_vm with a vip network answered OK")
     assert fip.port_id in ports
     assert netcheck.ping(shared_vm.floating_ip, timeout=profile.timeouts.ssh_command), (
         f"ping {shared_vm.floating_ip} from the runner")
@@ -27,16 +29,19 @@ def test_floating_ip_is_associated_and_answers_ping_and_ssh(cloud, ssh, shared_v
 
 @pytest.mark.case("3d328328-9cc3-4077-a273-376ff24cb6dc")
 @pytest.mark.requires("vip_network")
-def test_floating_ip_is_let_go_when_the_vm_is_deleted(cpi, cloud, create_vm, profile):
-    """delete_vm MUST disassociate the VM's floating IP (which stays allocated to the project: the
-    CPI never releases floating IPs), leaving no port behind.
+def test_floating_ip_is_let_go_when_the_vm_is_deleted(lab, cloud, create_vm, profile):
+    """delete_vm MUST let go of the VM's floating IP: it stays allocated to the project, on no port
+    (Director: a vip address goes back to the deployment and to the next VM that asks for it;
+    the operator, not the CPI, owns the floating IP).
 
     Steps: boot a VM with a vip network; delete_vm; the floating IP exists with no port.
     """
     vm = create_vm(vip=True)
     ports = {p.id for p in cloud.ports_of(vm.cid)}
-    cloud.wait_for_floating_ip(vm.floating_ip, port_ids=ports, timeout=profile.timeouts.floating_ip)
-    cpi.delete_vm(vm.cid)
-    cloud.wait_for_server_gone(vm.cid, timeout=profile.timeouts.vm_delete)
-    fip = cloud.wait_for_floating_ip(vm.floating_ip, port_ids=None, timeout=profile.timeouts.floating_ip)
+    cloud.wait_for_floating_ip(vm.floating_ip, port_ids=ports, timeout=profile.timeouts.floating_ip,
+                               after="create_vm with a vip network answered OK")
+    lab.send_on(vm, director.delete_vm(vm.cid, stemcell_api_version=vm.stemcell_api_version))
+    cloud.wait_for_server_gone(vm.cid, timeout=profile.timeouts.vm_delete, after="delete_vm answered OK")
+    fip = cloud.wait_for_floating_ip(vm.floating_ip, port_ids=None, timeout=profile.timeouts.floating_ip,
+                                     after=f"delete_vm of {vm.cid} answered OK")
     assert fip.port_id is None, f"floating IP {vm.floating_ip} still on port {fip.port_id}"
