@@ -80,3 +80,23 @@ class GuestCommandFailed(ConformanceError):
             f"guest {self.host}: `{self.command}` exited {self.exit_status}; "
             f"stderr: {self.stderr.strip()[-500:] or '(empty)'}"
         )
+
+
+class RunnerError(ConformanceError):
+    """The machine that runs the suite lacks something a test needs (a tool, a route, a file).
+
+    Never a verdict on the CPI or the cloud: results.json records such a test as an error with
+    ``"blame": "runner"``, and the capability table says "runner error", not "no".
+    """
+
+    def __init__(self, problem: str, hint: str = ""):
+        self.problem, self.hint = problem, hint
+        super().__init__(str(self))
+
+    @property
+    def detail(self) -> str:
+        """The problem with its hint: "ping is not installed (Debian: apt-get install iputils-ping)"."""
+        return self.problem + (f" ({self.hint})" if self.hint else "")
+
+    def __str__(self) -> str:
+        return f"test runner: {self.detail}"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conformance import preflight
 from conformance.naming import new_run_id
 from conformance.profile import load_profile
 
@@ -56,7 +57,9 @@ def run_suite(args) -> int:
         print(f"conformance run: no --profile given and {DEFAULT_PROFILE} is not here "
               "(run from the repository, or pass --profile)", file=sys.stderr)
         return 2
-    load_profile(profile_path, resolve=True)  # ProfileError -> exit 2 before any cloud call
+    profile = load_profile(profile_path, resolve=True)  # ProfileError -> exit 2 before any cloud call
+    if not runner_ready(profile, args.report_dir):
+        return 2
     run_id = args.run_id or new_run_id()
     report = Path(args.report_dir) / run_id
     print(f"conformance run {run_id}: profile {profile_path}, report folder {report}", flush=True)
@@ -64,6 +67,15 @@ def run_suite(args) -> int:
     _finish_report(report)
     print(f"\nconformance run {run_id}: pytest exit code {int(code)}; report: {report.resolve()}")
     return int(code)
+
+
+def runner_ready(profile, report_dir: str) -> bool:
+    """The runner preflight, before the first cloud call: every problem on its own line (stderr);
+    False when something is missing (warnings are said and the run goes on)."""
+    found = preflight.problems(preflight.checks(profile, report_dir=report_dir))
+    for check in found:
+        print(f"conformance run: {check.line()}", file=sys.stderr)
+    return not any(c.status == "missing" for c in found)
 
 
 def run_pytest(argv: list[str]) -> int:
