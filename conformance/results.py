@@ -15,14 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from conformance import __version__
+from conformance.errors import RunnerError
 from conformance.jsonl import read_jsonl
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: each test's "phases" and "blame" (version 1 records have neither)
 SUITES = Path(__file__).parent / "suites"
+FAILING = ("failed", "error")
 
 
 class ResultsCollector:
-    """Gathers one entry per test from the reports of setup / call / teardown."""
+    """Gathers one entry per test from the reports of setup / call / teardown.
+
+    The first phase that fails decides the test's outcome, reason and blame: a call failure stays
+    the test's verdict when teardown then fails too (a cleanup error after the real cause). Every
+    phase is kept in ``phases``, so the later errors stand beside the first one.
+    """
 
     def __init__(self):
         self.started = time.time()
@@ -31,28 +38,59 @@ class ResultsCollector:
     def add(self, report, item_info: dict[str, Any] | None = None) -> None:
         entry = self.tests.setdefault(report.nodeid, {
             "nodeid": report.nodeid, "name": report.nodeid.split("::")[-1], "outcome": "passed",
-            "duration": 0.0, "case_id": None, "capability": None, "reason": None, "longrepr": None})
+            "duration": 0.0, "case_id": None, "capability": None, "reason": None, "longrepr": None,
+            "blame": None, "phases": []})
         props = dict(report.user_properties)
         entry["case_id"] = entry["case_id"] or props.get("case_id")
         entry["capability"] = entry["capability"] or props.get("capability")
         entry["duration"] += getattr(report, "duration", 0.0) or 0.0
-        outcome = _outcome(report)
-        if outcome is None:
+        blame = blame_of(report)
+        outcome = _outcome(report, blame)
+        reason = _reason(report, outcome) if outcome else None
+        entry["phases"].append({"when": report.when, "outcome": outcome or "passed", "reason": reason,
+                                "blame": blame, "duration": getattr(report, "duration", 0.0) or 0.0})
+        if outcome is None or entry["outcome"] in FAILING:
             return
-        if outcome in ("failed", "error") or entry["outcome"] == "passed":
-            entry["outcome"] = outcome
-            entry["reason"] = _reason(report, outcome)
-            if outcome in ("failed", "error"):
+        if outcome in FAILING or entry["outcome"] == "passed":
+            entry.update(outcome=outcome, reason=reason, blame=blame)
+            if outcome in FAILING:
                 entry["longrepr"] = str(report.longrepr)[-8000:]
 
 
-def _outcome(report) -> str | None:
+def blame_of(report) -> str | None:
+    """"runner" when a phase failed on a RunnerError (anywhere in its exception chain): the machine
+    running the suite lacked something, which is no verdict on the CPI or the cloud. Read from the
+    report's crash messages ("conformance.errors.RunnerError: ..."), which xdist carries from its
+    workers as they are; None for anything else (not known to be anyone's fault)."""
+    if not report.failed:
+        return None
+    longrepr = report.longrepr
+    crashes = [crash for _tb, crash, _descr in getattr(longrepr, "chain", None) or []]
+    crashes.append(getattr(longrepr, "reprcrash", None))
+    names = _runner_error_names()
+    for crash in crashes:
+        message = getattr(crash, "message", None) or ""
+        if message.split(":", 1)[0].strip() in names:
+            return "runner"
+    return None
+
+
+def _runner_error_names() -> set[str]:
+    todo, names = [RunnerError], set()
+    while todo:
+        cls = todo.pop()
+        names.add(f"{cls.__module__}.{cls.__qualname__}")
+        todo += cls.__subclasses__()
+    return names
+
+
+def _outcome(report, blame: str | None = None) -> str | None:
     if hasattr(report, "wasxfail"):
         return "xpassed" if report.passed else "xfailed"
     if report.skipped:
         return "skipped"
     if report.failed:
-        return "failed" if report.when == "call" else "error"
+        return "failed" if report.when == "call" and blame is None else "error"
     return "passed" if report.when == "call" else None
 
 

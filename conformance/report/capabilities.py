@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance.report.model import outcome_label
+
 #: (key, label, capability, test functions or None for the capability's remaining tests).
 ROWS: tuple[tuple[str, str, str, tuple[str, ...] | None], ...] = (
     ("contract", "CPI contract: info, api_version, unknown methods", "contract", None),
@@ -38,7 +40,8 @@ ROWS: tuple[tuple[str, str, str, tuple[str, ...] | None], ...] = (
 
 @dataclass
 class Cell:
-    """What one run measured for one row: yes / no / error / skipped / known failure / not run."""
+    """What one run measured for one row: yes / no / error / runner error / skipped / known failure /
+    not run."""
 
     status: str
     detail: str = ""
@@ -90,7 +93,9 @@ def table(tests: list[dict[str, Any]]) -> list[Row]:
 
 
 def measure(tests: list[dict[str, Any]]) -> Cell:
-    counts = dict(Counter(t["outcome"] for t in tests))
+    """A failure is a "no"; an error that is the test runner's (blame "runner") is a "runner error",
+    which says nothing about the capability."""
+    counts = dict(Counter(outcome_label(t) for t in tests))
     if not tests:
         return Cell("not run", "no test of this row was selected", counts, tests)
     n = len(tests)
@@ -99,6 +104,9 @@ def measure(tests: list[dict[str, Any]]) -> Cell:
         return Cell("no", f"{bad} of {n} failed", counts, tests)
     if counts.get("error"):
         return Cell("error", f"{counts['error']} of {n} not measured: setup error", counts, tests)
+    if counts.get("runner error"):
+        return Cell("runner error", f"{counts['runner error']} of {n} not measured: "
+                    f"{_first_reason(tests, 'runner error')}", counts, tests)
     if counts.get("xfailed"):
         return Cell("known failure", _first_reason(tests, "xfailed"), counts, tests)
     passed, skipped = counts.get("passed", 0), counts.get("skipped", 0)
@@ -110,7 +118,7 @@ def measure(tests: list[dict[str, Any]]) -> Cell:
 
 
 def _first_reason(tests: list[dict[str, Any]], outcome: str) -> str:
-    reasons = Counter((t.get("reason") or "no reason given") for t in tests if t["outcome"] == outcome)
+    reasons = Counter((t.get("reason") or "no reason given") for t in tests if outcome_label(t) == outcome)
     return reasons.most_common(1)[0][0] if reasons else ""
 
 

@@ -66,10 +66,26 @@ def integrity(doc: dict[str, Any]) -> Integrity:
     return Integrity(expected == actual, expected, actual, code == code_digest())
 
 
+def outcome_label(test: dict[str, Any]) -> str:
+    """A test's (or a phase's) outcome as the reports show it: an error the test runner is to blame
+    for is a "runner error", never a verdict on the CPI or the cloud."""
+    if test.get("outcome") == "error" and test.get("blame") == "runner":
+        return "runner error"
+    return test.get("outcome") or "?"
+
+
+def later_errors(test: dict[str, Any]) -> list[dict[str, Any]]:
+    """The failed phases after the one that decided the test (e.g. a teardown's cleanup error beside
+    the call's failure); empty for a record without phases (schema version 1)."""
+    failed = [p for p in test.get("phases") or [] if p.get("outcome") in ("failed", "error")]
+    return [{**p, "label": outcome_label(p)} for p in failed[1:]]
+
+
 def verdict(doc: dict[str, Any], check: Integrity | None = None) -> Verdict:
     """PASS only when nothing failed or errored, pytest says the selection ran to its end, and the
-    record is the one the run wrote (an edited results.json is UNVERIFIED, whatever it claims)."""
-    counts = Counter(t.get("outcome") for t in doc.get("tests", []))
+    record is the one the run wrote (an edited results.json is UNVERIFIED, whatever it claims).
+    Runner errors alone make the run INCOMPLETE, not FAIL: the CPI and the cloud were not judged."""
+    counts = Counter(outcome_label(t) for t in doc.get("tests", []))
     bad = {k: counts[k] for k in FAILING if counts.get(k)}
     exitstatus = (doc.get("selection") or {}).get("exitstatus", 0)
     check = check or integrity(doc)
@@ -78,6 +94,9 @@ def verdict(doc: dict[str, Any], check: Integrity | None = None) -> Verdict:
         return Verdict("UNVERIFIED", False, f"digest mismatch: edited or partial; the record claims {claimed}")
     if bad:
         return Verdict("FAIL", False, ", ".join(f"{n} {k}" for k, n in bad.items()))
+    if counts.get("runner error"):
+        return Verdict("INCOMPLETE", False, f"{counts['runner error']} test(s) not measured: runner error "
+                                            "(the machine running the suite lacks something)")
     if not counts:
         return Verdict("EMPTY", False, "no test ran")
     if exitstatus != 0:
@@ -88,7 +107,8 @@ def verdict(doc: dict[str, Any], check: Integrity | None = None) -> Verdict:
 def failures(doc: dict[str, Any], run_dir: str | Path) -> list[dict[str, Any]]:
     """Failed / errored tests grouped by (outcome, reason): one broken fixture that errors forty
     tests is one piece of evidence. Each test keeps its CPI calls (with the CPI's error message,
-    from calls.jsonl); the first of a group carries the tail of its traceback."""
+    from calls.jsonl) and the errors of its later phases ("also"); the first of a group carries the
+    tail of its traceback."""
     details = {c.get("request_id"): c for c in read_jsonl(Path(run_dir) / "calls.jsonl")}
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for test in doc.get("tests", []):
@@ -96,10 +116,10 @@ def failures(doc: dict[str, Any], run_dir: str | Path) -> list[dict[str, Any]]:
             continue
         calls = [{**call, "error_message": _short((details.get(call.get("request_id")) or {}).get("error_message"))}
                  for call in test.get("cpi_calls", [])]
-        key = (test["outcome"], test.get("reason") or "")
+        key = (outcome_label(test), test.get("reason") or "")
         group = groups.setdefault(key, {"outcome": key[0], "reason": key[1], "tests": [],
                                         "longrepr_tail": _tail(test.get("longrepr") or "")})
-        group["tests"].append({**test, "calls": calls})
+        group["tests"].append({**test, "calls": calls, "also": later_errors(test)})
     return sorted(groups.values(), key=lambda g: (g["outcome"] != "failed", -len(g["tests"])))
 
 

@@ -53,6 +53,7 @@ def timestamp(value: float | None) -> str:
 
 
 def css_class(status: str) -> str:
-    """yes / no / error / skipped / known failure / not run / outcomes -> a CSS class name."""
+    """yes / no / error / runner error / skipped / known failure / not run / outcomes -> a CSS class name."""
     return {"yes": "ok", "passed": "ok", "no": "bad", "failed": "bad", "xpassed": "bad", "error": "err",
+            "runner error": "err",
             "known failure": "warn", "xfailed": "warn", "skipped": "skip", "not run": "none"}.get(status, "none")

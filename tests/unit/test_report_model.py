@@ -89,6 +89,21 @@ def test_pass_only_when_nothing_failed_or_errored(outcomes, exitstatus, word):
     assert verdict.word == word and verdict.passed == (word == "PASS")
 
 
+def test_a_runner_error_is_no_verdict_on_the_capability():
+    runner = {**case("t1", "network_vip", "error", "conformance.errors.RunnerError: test runner: ping is not installed"),
+              "blame": "runner"}
+    tests = [case("t0", "network_vip"), runner]
+    cell = capabilities.measure(tests)
+    assert (cell.status, cell.detail, cell.counts) == (
+        "runner error", "1 of 2 not measured: conformance.errors.RunnerError: test runner: ping is not installed",
+        {"passed": 1, "runner error": 1})
+    assert capabilities.measure([*tests, case("t2", "network_vip", "error", "boom")]).status == "error"
+    assert capabilities.measure([*tests, case("t2", "network_vip", "failed", "boom")]).status == "no"
+    v = model.verdict(results(tests))
+    assert (v.word, v.passed) == ("INCOMPLETE", False) and v.text.startswith("1 test(s) not measured: runner error")
+    assert model.verdict(results([*tests, case("t2", "network_vip", "failed", "boom")])).word == "FAIL"
+
+
 def test_an_edited_record_is_unverified_whatever_it_claims():
     doc = results([case("t1", "contract", "failed")])
     assert model.integrity(doc).ok
