@@ -4,7 +4,6 @@ stand-in state an earlier version left, and what `conformance host check` calls 
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 
