@@ -1,5 +1,7 @@
 """Fixtures that reach the cloud and the guest: ``cloud``, ``lab``, ``stemcell``, ``create_vm``,
-``create_disk``, ``ssh``. Registered with the run's other fixtures when ``--profile`` is given."""
+``create_disk``, ``ssh``. Plain module-level fixtures on top of conformance.session's (``run``,
+``profile``, ``cpi``, ``cleanup``, ...); plugin.pytest_configure registers this module as the plugin
+"conformance-lab" only when ``--profile`` is given."""
 
 from __future__ import annotations
 
@@ -13,118 +15,123 @@ from conformance import stemcells
 from conformance.lab import IpPool, Lab
 
 
-class LabFixtures:
-    def __init__(self, state):
-        self.state = state
+@pytest.fixture(scope="session")
+def conn(profile):
+    if profile.cloud is None or not profile.features.cloud_witness:
+        return None
+    from conformance.cloud import inspector
 
-    @pytest.fixture(scope="session")
-    def conn(self):
-        profile = self.state.profile
-        if profile.cloud is None or not profile.features.cloud_witness:
-            return None
-        from conformance.cloud import inspector
+    return inspector.connect(profile.cloud, profile.region)
 
-        return inspector.connect(profile.cloud, profile.region)
 
-    @pytest.fixture(scope="session")
-    def cloud(self, conn):
-        """The cloud witness (openstacksdk, read only)."""
-        if conn is None:
-            pytest.skip("profile: features.cloud_witness is false (or cloud is null): no cloud witness")
+@pytest.fixture(scope="session")
+def cloud(conn, profile):
+    """The cloud witness (openstacksdk, read only)."""
+    if conn is None:
+        pytest.skip("profile: features.cloud_witness is false (or cloud is null): no cloud witness")
+    from conformance.cloud.inspector import CloudInspector
+
+    return CloudInspector(conn, interval=profile.timeouts.poll)
+
+
+@pytest.fixture(scope="session")
+def net_ids(conn, profile) -> dict[str, str]:
+    """Network ids by BOSH network name; net_name entries resolved through the cloud API."""
+    ids = {}
+    refs = [*profile.networks.manual, *([profile.networks.dynamic] if profile.networks.dynamic else [])]
+    for ref in refs:
+        if ref.net_id:
+            ids[ref.name] = ref.net_id
+        elif conn is None:
+            raise pytest.UsageError(f"{profile.source}: network {ref.name!r} has net_name but no cloud to resolve it")
+        else:
+            ids[ref.name] = conn.network.find_network(ref.net_name, ignore_missing=False).id
+    return ids
+
+
+@pytest.fixture(scope="session")
+def lab(cpi, conn, names, net_ids, static_ips, run) -> Lab:
+    cloud = None
+    if conn is not None:
         from conformance.cloud.inspector import CloudInspector
 
-        return CloudInspector(conn, interval=self.state.profile.timeouts.poll)
+        cloud = CloudInspector(conn, interval=run.profile.timeouts.poll)
+    return Lab(profile=run.profile, cpi=cpi, cloud=cloud, conn=conn, names=names, net_ids=net_ids,
+               pool=IpPool(static_ips), run_id=run.run_id)
 
-    @pytest.fixture(scope="session")
-    def net_ids(self, conn) -> dict[str, str]:
-        """Network ids by BOSH network name; net_name entries resolved through the cloud API."""
-        profile, ids = self.state.profile, {}
-        refs = [*profile.networks.manual, *([profile.networks.dynamic] if profile.networks.dynamic else [])]
-        for ref in refs:
-            if ref.net_id:
-                ids[ref.name] = ref.net_id
-            elif conn is None:
-                raise pytest.UsageError(f"{profile.source}: network {ref.name!r} has net_name but no cloud to resolve it")
-            else:
-                ids[ref.name] = conn.network.find_network(ref.net_name, ignore_missing=False).id
-        return ids
 
-    @pytest.fixture(scope="session")
-    def lab(self, cpi, conn, names, net_ids, static_ips) -> Lab:
-        cloud = None
-        if conn is not None:
-            from conformance.cloud.inspector import CloudInspector
+@pytest.fixture(scope="session")
+def stemcell(cpi, lab, run) -> stemcells.Stemcell:
+    """The run's heavy stemcell, uploaded once through the CPI and shared by the workers."""
+    profile = run.profile
+    manifest, image = stemcells.extracted_image(stemcells.tarball_path(profile))
 
-            cloud = CloudInspector(conn, interval=self.state.profile.timeouts.poll)
-        return Lab(profile=self.state.profile, cpi=cpi, cloud=cloud, conn=conn, names=names, net_ids=net_ids,
-                   pool=IpPool(static_ips), run_id=self.state.run_id)
+    def upload() -> str:
+        cid = cpi.create_stemcell(image, manifest.get("cloud_properties") or {},
+                                  timeout=profile.timeouts.stemcell_upload)
+        run.ledger.record("created", "image", cid, cleanup="delete_stemcell")
+        return cid
 
-    @pytest.fixture(scope="session")
-    def stemcell(self, cpi, lab) -> stemcells.Stemcell:
-        """The run's heavy stemcell, uploaded once through the CPI and shared by the workers."""
-        state, profile = self.state, self.state.profile
-        manifest, image = stemcells.extracted_image(stemcells.tarball_path(profile))
+    def delete(cid: str) -> None:
+        cpi.delete_stemcell(cid)
+        if lab.cloud:
+            lab.cloud.wait_for_image_gone(cid.split()[0], timeout=profile.timeouts.vm_delete)
+        run.ledger.record("deleted", "image", cid)
 
-        def upload() -> str:
-            cid = cpi.create_stemcell(image, manifest.get("cloud_properties") or {},
-                                      timeout=profile.timeouts.stemcell_upload)
-            state.ledger.record("created", "image", cid, cleanup="delete_stemcell")
-            return cid
+    shared = stemcells.SharedStemcell(run.report_dir, run.worker, upload, delete)
+    try:
+        cid = shared.acquire()
+        yield stemcells.Stemcell(cid, manifest, image)
+        shared.release()
+    finally:
+        shutil.rmtree(Path(image).parent, ignore_errors=True)  # the extracted image (about 92 MiB)
 
-        def delete(cid: str) -> None:
-            cpi.delete_stemcell(cid)
-            if lab.cloud:
-                lab.cloud.wait_for_image_gone(cid.split()[0], timeout=profile.timeouts.vm_delete)
-            state.ledger.record("deleted", "image", cid)
 
-        shared = stemcells.SharedStemcell(state.report_dir, state.worker, upload, delete)
-        try:
-            cid = shared.acquire()
-            yield stemcells.Stemcell(cid, manifest, image)
-            shared.release()
-        finally:
-            shutil.rmtree(Path(image).parent, ignore_errors=True)  # the extracted image (about 92 MiB)
+@pytest.fixture(scope="session")
+def ssh_public_key(profile) -> str:
+    """The public half of the profile's SSH key ("ssh-rsa AAAA..."), to find it in metadata."""
+    import paramiko
 
-    @pytest.fixture(scope="session")
-    def ssh_public_key(self) -> str:
-        """The public half of the profile's SSH key ("ssh-rsa AAAA..."), to find it in metadata."""
-        import paramiko
+    key = paramiko.PKey.from_path(profile.path(profile.ssh.private_key))
+    return f"{key.get_name()} {key.get_base64()}"
 
-        key = paramiko.PKey.from_path(self.state.profile.path(self.state.profile.ssh.private_key))
-        return f"{key.get_name()} {key.get_base64()}"
 
-    @pytest.fixture(scope="session")
-    def session_cleanup(self):
-        from conformance.cleanup import CleanupStack
+@pytest.fixture(scope="session")
+def session_cleanup(run):
+    from conformance.cleanup import CleanupStack
 
-        stack = CleanupStack(self.state.ledger)
-        yield stack
-        stack.run()
+    stack = CleanupStack(run.ledger)
+    yield stack
+    stack.run()
 
-    @pytest.fixture(scope="session")
-    def shared_vm(self, lab, stemcell, session_cleanup):
-        """One VM for the tests that do not change it: as many manual NICs as the profile has (up to
-        two, multi_nic permitting), the first one default, and a floating IP when SSH goes that way."""
-        profile = self.state.profile
-        manual = min(2, len(profile.networks.manual)) if profile.features.multi_nic else 1
-        return lab.boot_vm(session_cleanup, stemcell.cid, manual=manual)
 
-    @pytest.fixture(scope="session")
-    def peer_vm(self, lab, stemcell, session_cleanup):
-        """A second VM on the first manual network: for VM-to-VM traffic and moving disks."""
-        return lab.boot_vm(session_cleanup, stemcell.cid, manual=1)
+@pytest.fixture(scope="session")
+def shared_vm(lab, stemcell, session_cleanup, profile):
+    """One VM for the tests that do not change it: as many manual NICs as the profile has (up to
+    two, multi_nic permitting), the first one default, and a floating IP when SSH goes that way."""
+    manual = min(2, len(profile.networks.manual)) if profile.features.multi_nic else 1
+    return lab.boot_vm(session_cleanup, stemcell.cid, manual=manual)
 
-    @pytest.fixture
-    def create_vm(self, lab, stemcell, cleanup):
-        """Boot VMs through the CPI; each is deleted, and proven gone with its ports, at teardown."""
-        return functools.partial(lab.boot_vm, cleanup, stemcell.cid)
 
-    @pytest.fixture
-    def create_disk(self, lab, cleanup):
-        """Create persistent disks through the CPI; each is deleted, and proven gone, at teardown."""
-        return functools.partial(lab.create_disk, cleanup)
+@pytest.fixture(scope="session")
+def peer_vm(lab, stemcell, session_cleanup):
+    """A second VM on the first manual network: for VM-to-VM traffic and moving disks."""
+    return lab.boot_vm(session_cleanup, stemcell.cid, manual=1)
 
-    @pytest.fixture(scope="session")
-    def ssh(self, lab):
-        """``with ssh(vm) as guest:`` an SSH session into the VM (timeouts.ssh_ready)."""
-        return lab.ssh
+
+@pytest.fixture
+def create_vm(lab, stemcell, cleanup):
+    """Boot VMs through the CPI; each is deleted, and proven gone with its ports, at teardown."""
+    return functools.partial(lab.boot_vm, cleanup, stemcell.cid)
+
+
+@pytest.fixture
+def create_disk(lab, cleanup):
+    """Create persistent disks through the CPI; each is deleted, and proven gone, at teardown."""
+    return functools.partial(lab.create_disk, cleanup)
+
+
+@pytest.fixture(scope="session")
+def ssh(lab):
+    """``with ssh(vm) as guest:`` an SSH session into the VM (timeouts.ssh_ready)."""
+    return lab.ssh

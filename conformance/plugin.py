@@ -36,14 +36,14 @@ def pytest_configure(config):
     for marker, text in MARKERS.items():
         config.addinivalue_line("markers", f"{marker}: {text}")
     if config.getoption("profile"):
-        from conformance import session
+        from conformance import fixtures, session
 
         state = session.configure(config)
         config.stash[session.STATE] = state
-        config.pluginmanager.register(session.FixturesPlugin(state), "conformance-fixtures")
-        from conformance.fixtures import LabFixtures
-
-        config.pluginmanager.register(LabFixtures(state), "conformance-lab")
+        # Plugin modules, not objects: their fixtures are plain functions reaching the run's state
+        # through config.stash (pytest 10 refuses session-scoped fixtures that are instance methods).
+        config.pluginmanager.register(session, "conformance-fixtures")
+        config.pluginmanager.register(fixtures, "conformance-lab")
         if not hasattr(config, "workerinput"):  # the controller (or a run without xdist) writes results
             from conformance.reporting import ResultsPlugin
 

@@ -1,6 +1,7 @@
 """One conformance run inside pytest: the resolved profile, the run id, the report folder, the
-ledger, the CPI client, and the fixtures built from them. Loaded by conformance.plugin only when
-``--profile`` is given."""
+ledger, the CPI client, and the fixtures and per-test hooks built from them. Imported by
+conformance.plugin inside its hooks and registered as a plugin module only when ``--profile`` is
+given."""
 
 from __future__ import annotations
 
@@ -121,89 +122,98 @@ def failed(item) -> bool:
     return any(rep.failed for rep in item.stash.get(OUTCOME, {}).values())
 
 
-class FixturesPlugin:
-    """Fixtures and per-test hooks of a run (registered in pytest_configure)."""
+# The run's fixtures and per-test hooks: plain module-level functions (no instance methods, which
+# pytest 10 refuses for session-scoped fixtures). plugin.pytest_configure registers this module as
+# the plugin "conformance-fixtures" only with --profile; everything reaches the run's state through
+# config.stash[STATE] (the ``run`` fixture).
 
-    def __init__(self, state: RunState):
-        self.state = state
 
-    @pytest.fixture(scope="session")
-    def run(self) -> RunState:
-        return self.state
+@pytest.fixture(scope="session")
+def run(pytestconfig) -> RunState:
+    return pytestconfig.stash[STATE]
 
-    @pytest.fixture(scope="session")
-    def profile(self) -> Profile:
-        return self.state.profile
 
-    @pytest.fixture(scope="session")
-    def names(self) -> Names:
-        return Names(self.state.run_id, self.state.worker)
+@pytest.fixture(scope="session")
+def profile(run) -> Profile:
+    return run.profile
 
-    @pytest.fixture(scope="session")
-    def static_ips(self):
-        """This worker's slice of each manual network's static pool (by network name)."""
-        state = self.state
-        return {net.name: addresses.partition(net.static_pool(), state.workers, state.worker_index())
-                for net in state.profile.networks.manual}
 
-    @pytest.fixture(scope="session")
-    def cpi(self) -> CpiClient:
-        profile = self.state.profile
-        return CpiClient(cpi_command(self.state), api_version=profile.cpi.api_version, env=profile.cpi.env,
-                         secrets=profile.secrets, timeout=profile.timeouts.cpi_call,
-                         method_timeouts=profile.cpi.method_timeouts, on_record=self.state.record_call)
+@pytest.fixture(scope="session")
+def names(run) -> Names:
+    return Names(run.run_id, run.worker)
 
-    @pytest.fixture
-    def cleanup(self, request):
-        stack = CleanupStack(self.state.ledger)
-        yield stack
-        self._finish(stack, request.node)
 
-    @pytest.fixture(scope="module")
-    def module_cleanup(self, request):
-        stack = CleanupStack(self.state.ledger)
-        yield stack
-        self._finish(stack, request.node)
+@pytest.fixture(scope="session")
+def static_ips(run):
+    """This worker's slice of each manual network's static pool (by network name)."""
+    return {net.name: addresses.partition(net.static_pool(), run.workers, run.worker_index())
+            for net in run.profile.networks.manual}
 
-    def _finish(self, stack: CleanupStack, node) -> None:
-        items = [node] if isinstance(node, pytest.Item) else list(getattr(node, "_cfm_items", []))
-        if self.state.keep_on_failure and any(failed(i) for i in items):
-            stack.abandon("--keep-on-failure")
-            return
-        stack.run()
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item):
-        self.state.current = item.nodeid
-        if item.parent is not None:
-            item.parent._cfm_items = [*getattr(item.parent, "_cfm_items", []), item]
+@pytest.fixture(scope="session")
+def cpi(run) -> CpiClient:
+    profile = run.profile
+    return CpiClient(cpi_command(run), api_version=profile.cpi.api_version, env=profile.cpi.env,
+                     secrets=profile.secrets, timeout=profile.timeouts.cpi_call,
+                     method_timeouts=profile.cpi.method_timeouts, on_record=run.record_call)
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item):
-        result = yield
-        leaks = [r for r in self.state.records.get(item.nodeid, []) if r.leaked_in]
-        if leaks:
-            first = leaks[0]
-            pytest.fail(f"CPI {first.method} (request {first.request_id}) leaked a configured secret in "
-                        f"{', '.join(first.leaked_in)} (value withheld)", pytrace=False)
-        return result
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item, call):
-        report = yield
-        item.stash.setdefault(OUTCOME, {})[report.when] = report
-        if casing.case_id(item) and report.when == "setup":
-            report.user_properties.append(("case_id", casing.case_id(item)))
-            report.user_properties.append(("capability", capability_of(item)))
-        if report.failed:
-            records = self.state.records.get(item.nodeid, [])
-            if records and report.when in ("setup", "call"):
-                report.sections.append(("cpi-calls " + report.when, _transcript(records)))
-                logs = "\n".join(f"--- {r.method} {r.request_id}\n{r.log[-4000:]}" for r in records if r.log)
-                if logs:
-                    report.sections.append(("cpi-log " + report.when, logs))
-            allure_steps.attach_on_failure(item, report.sections)
-        return report
+@pytest.fixture
+def cleanup(request, run):
+    stack = CleanupStack(run.ledger)
+    yield stack
+    _finish(run, stack, request.node)
+
+
+@pytest.fixture(scope="module")
+def module_cleanup(request, run):
+    stack = CleanupStack(run.ledger)
+    yield stack
+    _finish(run, stack, request.node)
+
+
+def _finish(state: RunState, stack: CleanupStack, node) -> None:
+    items = [node] if isinstance(node, pytest.Item) else list(getattr(node, "_cfm_items", []))
+    if state.keep_on_failure and any(failed(i) for i in items):
+        stack.abandon("--keep-on-failure")
+        return
+    stack.run()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item.config.stash[STATE].current = item.nodeid
+    if item.parent is not None:
+        item.parent._cfm_items = [*getattr(item.parent, "_cfm_items", []), item]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    result = yield
+    leaks = [r for r in item.config.stash[STATE].records.get(item.nodeid, []) if r.leaked_in]
+    if leaks:
+        first = leaks[0]
+        pytest.fail(f"CPI {first.method} (request {first.request_id}) leaked a configured secret in "
+                    f"{', '.join(first.leaked_in)} (value withheld)", pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    item.stash.setdefault(OUTCOME, {})[report.when] = report
+    if casing.case_id(item) and report.when == "setup":
+        report.user_properties.append(("case_id", casing.case_id(item)))
+        report.user_properties.append(("capability", capability_of(item)))
+    if report.failed:
+        records = item.config.stash[STATE].records.get(item.nodeid, [])
+        if records and report.when in ("setup", "call"):
+            report.sections.append(("cpi-calls " + report.when, _transcript(records)))
+            logs = "\n".join(f"--- {r.method} {r.request_id}\n{r.log[-4000:]}" for r in records if r.log)
+            if logs:
+                report.sections.append(("cpi-log " + report.when, logs))
+        allure_steps.attach_on_failure(item, report.sections)
+    return report
 
 
 def capability_of(item) -> str:

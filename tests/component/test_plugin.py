@@ -8,6 +8,7 @@ pytestmark = pytest.mark.component
 
 pytest_plugins = ["pytester"]
 FAKE_PROFILE = Path(__file__).parents[1] / "fixtures" / "profiles" / "fake.yml"
+SUITES_INI = Path(__file__).parents[2] / "conformance" / "suites" / "pytest.ini"
 INI = "[pytest]\nconformance_require_case_ids = true\n"
 
 
@@ -120,3 +121,40 @@ def test_xdist_workers_share_one_run_id(pytester):
     result = run(pytester, source, "-n", "2", "-s")
     result.assert_outcomes(passed=2)
     assert len(list((pytester.path / "reports").iterdir())) == 1
+
+
+def test_a_run_with_a_profile_raises_no_warning(pytester):
+    """The run's fixtures (conformance.session and conformance.fixtures, registered as plugin modules)
+    set up and torn down with --profile leave no warning: none of them is an instance method, which
+    pytest 9 deprecates (PytestRemovedIn10Warning) and pytest 10 refuses."""
+    source = (
+        "import pytest\n@pytest.mark.case('0b7f2d1c-5c7e-4f43-9a41-6f0c1e9b8a10')\n"
+        "def test_a(run, profile, names, static_ips, cpi, cleanup, module_cleanup, session_cleanup,\n"
+        "           conn, net_ids, lab, ssh, create_disk):\n"
+        "    assert run.profile is profile and lab.cpi is cpi and conn is None\n"
+        "    assert net_ids == {'a': 'net-a'} and len(static_ips['a']) > 0\n"
+        "    cpi.info()\n"
+    )
+    result = run(pytester, source, "-n", "2")
+    result.assert_outcomes(passed=1, warnings=0)
+    assert "warnings summary" not in result.stdout.str()
+    assert "PytestRemovedIn10Warning" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.skipif(not hasattr(pytest, "PytestRemovedIn10Warning"), reason="pytest < 9: no PytestRemovedIn10Warning")
+def test_suites_ini_makes_a_pytest_deprecation_an_error(pytester):
+    """conformance run's pytest.ini turns a pytest deprecation into an error: an instance-method
+    session fixture (what the run's fixtures were) errors the test instead of warning."""
+    pytester.makeconftest(
+        "import pytest\n"
+        "class Fixtures:\n"
+        "    @pytest.fixture(scope='session')\n"
+        "    def old_style(self):\n"
+        "        return 1\n"
+        "def pytest_configure(config):\n"
+        "    config.pluginmanager.register(Fixtures(), 'old-style-fixtures')\n"
+    )
+    pytester.makepyfile(test_suite="def test_a(old_style): pass\n")
+    result = pytester.runpytest_subprocess("-c", str(SUITES_INI), "--rootdir", str(pytester.path), str(pytester.path))
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*PytestRemovedIn10Warning*instance methods are deprecated*"])
