@@ -57,6 +57,7 @@ def fresh_root():
         made = run(["debootstrap", "--variant=minbase", "--components=main", f"--cache-dir={debs}",
                     "bookworm", str(root), host.apt_mirror()], DEBOOTSTRAP_TIMEOUT)  # fmt: skip
         assert made.returncode == 0, f"debootstrap failed:\n{made.stdout[-3000:]}{made.stderr[-3000:]}"
+        (root / "etc/apt/sources.list").unlink(missing_ok=True)  # debootstrap's; the host's sources follow
         for rel in COPIED:
             source, target = Path("/") / rel, root / rel
             if source.is_dir():
