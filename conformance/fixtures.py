@@ -61,6 +61,15 @@ def lab(cpi, conn, names, net_ids, static_ips, run) -> Lab:
 
 
 @pytest.fixture(scope="session")
+def stemcell_manifest(run) -> dict:
+    """The stemcell's stemcell.MF, read without uploading (the Director checks it against the
+    CPI's info before it uploads: jobs/update_stemcell.rb)."""
+    from conformance.stemcell.tarball import read_manifest
+
+    return read_manifest(stemcells.tarball_path(run.profile))
+
+
+@pytest.fixture(scope="session")
 def stemcell(cpi, lab, run) -> stemcells.Stemcell:
     """The run's heavy stemcell, uploaded once through the CPI and shared by the workers."""
     profile = run.profile
@@ -81,6 +90,7 @@ def stemcell(cpi, lab, run) -> stemcells.Stemcell:
     shared = stemcells.SharedStemcell(run.report_dir, run.worker, upload, delete)
     try:
         cid = shared.acquire()
+        lab.remember_stemcell(cid, manifest)
         yield stemcells.Stemcell(cid, manifest, image)
         shared.release()
     finally:

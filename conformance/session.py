@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,7 +156,13 @@ def cpi(run) -> CpiClient:
     profile = run.profile
     return CpiClient(cpi_command(run), api_version=profile.cpi.api_version, env=profile.cpi.env,
                      secrets=profile.secrets, timeout=profile.timeouts.cpi_call,
-                     method_timeouts=profile.cpi.method_timeouts, on_record=run.record_call)
+                     method_timeouts=profile.cpi.method_timeouts, on_record=run.record_call,
+                     director_uuid=director_uuid(run.run_id))
+
+
+def director_uuid(run_id: str) -> str:
+    """One Director per run, as in a real deployment: every worker sends the same uuid."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"cpi-conformance:{run_id}"))
 
 
 @pytest.fixture

@@ -28,14 +28,14 @@ def test_info_declares_stemcell_formats_and_api_version(cpi, profile):
 
 
 @pytest.mark.case("5e3f8a2b-1d4c-4b6e-8f0a-2c9d7e6b5a41")
-def test_info_formats_match_the_stemcell_in_use(cpi, stemcell):
+def test_info_formats_match_the_stemcell_in_use(cpi, stemcell_manifest):
     """info's stemcell_formats MUST include a format of the stemcell the suite uploads, when its
     manifest names formats (Director: jobs/update_stemcell.rb uploads a stemcell only to a CPI
     whose info lists one of the manifest's stemcell_formats, else StemcellNotSupported).
 
     Steps: call info; compare its stemcell_formats with stemcell.MF's stemcell_formats.
     """
-    offered = set(stemcell.manifest.get("stemcell_formats") or [])
+    offered = set(stemcell_manifest.get("stemcell_formats") or [])
     if not offered:
         pytest.skip("the stemcell's manifest names no stemcell_formats: the Director uploads it to any CPI")
     formats = set(cpi.send(director.info())["stemcell_formats"])
