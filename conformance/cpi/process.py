@@ -100,13 +100,23 @@ def run_process(argv: list[str], request: bytes, env: dict[str, str], timeout: f
         thread.start()
     timed_out = False
     try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    # Children of the CPI that hold the pipes open would keep the readers alive: end the group.
-    _kill_group(proc) if timed_out else _reap_group(proc)
-    for thread in (out, err):
-        thread.join(timeout=10)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        except BaseException:  # an interrupt (Ctrl-C, SIGTERM made one): the CPI must not outlive us
+            _kill_group(proc)
+            raise
+        # Children of the CPI that hold the pipes open would keep the readers alive: end the group.
+        _kill_group(proc) if timed_out else _reap_group(proc)
+        for thread in (out, err):
+            thread.join(timeout=10)
+    finally:
+        for pipe in (proc.stdout, proc.stderr):
+            try:
+                pipe.close()
+            except (OSError, ValueError):
+                pass
     duration = time.monotonic() - start
     return Finished(out.data(), err.data(), None if timed_out else proc.returncode, duration, timed_out,
                     out.dropped, err.dropped)

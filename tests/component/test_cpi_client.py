@@ -219,3 +219,51 @@ def test_arguments_are_redacted_in_records():
         cpi.call("echo", {"api_key": "whatever-value", "note": f"pw {SECRET}"})
     args = cpi.records[-1].arguments
     assert args == [{"api_key": "<redacted>", "note": "pw <redacted>"}]
+
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for proc in Path("/proc").iterdir():
+        try:
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:  # state, ppid, pgrp
+            members.append(int(proc.name))
+    return members
+
+
+def _child_of(parent: int, marker: str) -> int | None:
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+        if ppid == parent and marker in cmdline:
+            return int(proc.name)
+    return None
+
+
+def test_an_interrupt_during_a_call_kills_the_cpi_and_its_children():
+    """Ctrl-C (or SIGTERM, which the plugin turns into one) while a CPI call runs: the CPI's process
+    group is killed before the interrupt goes on, so no CPI outlives the run."""
+    import signal
+    import subprocess
+
+    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parents[2])!r})\n"
+              "from conformance.cpi.process import run_process\n"
+              f"run_process([sys.executable, {str(FAKE)!r}, 'hang-child'], b'{{}}', {{}}, 3600)\n")
+    driver = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
+    deadline, cpi = time.monotonic() + 20, None
+    while time.monotonic() < deadline and not (cpi and len(_group_members(cpi)) >= 2):
+        cpi = cpi or _child_of(driver.pid, "hang-child")
+        time.sleep(0.2)
+    assert cpi and len(_group_members(cpi)) >= 2, "the fake CPI and its child never started"
+    driver.send_signal(signal.SIGINT)
+    err = driver.communicate(timeout=30)[1].decode()
+    assert "KeyboardInterrupt" in err, err[-2000:]
+    time.sleep(0.5)
+    assert _group_members(cpi) == [], "the CPI's process group survived the interrupt"
