@@ -81,6 +81,13 @@ def later_errors(test: dict[str, Any]) -> list[dict[str, Any]]:
     return [{**p, "label": outcome_label(p)} for p in failed[1:]]
 
 
+def observations(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """What tests noted beyond the contract (a CPI answering true where null is documented, a
+    device hint that is not the guest's name, ...): shown, never counted in the verdict."""
+    return [{"name": t["name"], "nodeid": t["nodeid"], "capability": t.get("capability"), "text": text}
+            for t in doc.get("tests", []) for text in t.get("observations") or []]
+
+
 def verdict(doc: dict[str, Any], check: Integrity | None = None) -> Verdict:
     """PASS only when nothing failed or errored, pytest says the selection ran to its end, and the
     record is the one the run wrote (an edited results.json is UNVERIFIED, whatever it claims).

@@ -144,3 +144,23 @@ def test_a_version_2_record_without_phases_is_refused_by_the_schema():
     with pytest.raises(jsonschema.ValidationError, match="'blame' is a required property"):
         jsonschema.validate(doc, SCHEMA)
     jsonschema.validate({**doc, "schema_version": 1}, SCHEMA)  # a version 1 record is still valid
+
+
+def test_observations_are_kept_once_and_shown_but_never_decide_the_verdict(tmp_path):
+    seen = ("observation", "delete_vm of a VM already gone answered true where the docs say null")
+    setup, call, teardown = report("setup"), report("call"), report("teardown")
+    for rep in (call, teardown):  # pytest copies a test's user_properties into every later phase
+        rep.user_properties.append(seen)
+    collector = collect(setup, call, teardown)
+    (tmp_path / "calls.jsonl").write_text("")
+    doc = results.build(run_id="20261121t000000-abcd", profile_doc={}, profile_name="t", release="zed",
+                        cpi_command=["cpi"], api_version=2, collector=collector, calls_path=tmp_path / "calls.jsonl",
+                        fingerprint={"release": "zed", "services": {}}, certify=False, selection={"exitstatus": 0})
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["tests"][0]["observations"] == [seen[1]]
+    (tmp_path / "results.json").write_text(json.dumps(doc))
+    build.write_reports(tmp_path)
+    md, html = (tmp_path / "report.md").read_text(), (tmp_path / "report.html").read_text()
+    assert "**Verdict: PASS**" in md
+    assert f"## Observations (1): beyond the contract, never a failure\n\n- **test_ping** (network_vip): {seen[1]}" in md
+    assert "answered true where the docs say null" in html
