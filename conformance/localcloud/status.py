@@ -91,11 +91,53 @@ def safety_check() -> Check:
     return Check("safety: no forward/NAT", not problems, "; ".join(problems) or "ip_forward=0, drop rule, no NAT")
 
 
+LIBVIRT_CACHED_SECONDS = 2.0  # a cached answer takes milliseconds; a qemu probe takes seconds
+
+
+def libvirt_caps_check(run=None) -> Check:
+    """libvirtd answers qemu's capabilities from its cache. When the cache is invalid on every call
+    (seen when /dev/kvm changed group under libvirtd), libvirtd probes qemu again for each request
+    and every create_vm takes minutes instead of seconds."""
+    import subprocess
+
+    run = run or (lambda: subprocess.run(["virsh", "-c", "qemu:///system", "domcapabilities", "--virttype", "qemu"],
+                                         capture_output=True, timeout=120, stdin=subprocess.DEVNULL))  # fmt: skip
+    try:
+        run()  # may probe once (a fresh libvirtd)
+        t0 = time.monotonic()
+        done = run()
+        took = time.monotonic() - t0
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Check("libvirt qemu capabilities cached", False, f"{type(exc).__name__}: {exc}")
+    if done.returncode != 0:
+        return Check("libvirt qemu capabilities cached", False, f"virsh domcapabilities exited {done.returncode}")
+    if took > LIBVIRT_CACHED_SECONDS:
+        return Check("libvirt qemu capabilities cached", False,
+                     f"{took:.1f}s for a second domcapabilities: libvirtd re-probes qemu on every call "
+                     f"(/dev/kvm is {_owner('/dev/kvm')}; did its group change after libvirtd started?)", took)
+    return Check("libvirt qemu capabilities cached", True, f"{took * 1000:.0f} ms", took)
+
+
+def _owner(path: str) -> str:
+    import grp
+    import os
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "absent"
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = str(st.st_gid)
+    return f"group {group}, mode {st.st_mode & 0o777:o}"
+
+
 def collect(layout: Layout) -> list[Check]:
     if not layout.secrets.exists():
         return [Check("state dir", False, f"no {layout.secrets}: run `conformance local-cloud up`")]
     pw = Passwords.load_or_create(layout.secrets)
-    rows = process_checks(layout) + [safety_check()]
+    rows = process_checks(layout) + [safety_check(), libvirt_caps_check()]
     rows += endpoint_checks(layout, pw)
     return [Check(r.name, r.ok, pw.redact(r.detail), r.seconds) for r in rows]
 

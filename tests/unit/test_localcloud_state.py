@@ -163,3 +163,18 @@ def test_purge_removes_only_our_clouds_yaml_entries(tmp_path):
     teardown.remove_clouds_entries(path)
     assert yaml.safe_load(path.read_text()) == {"clouds": {"prod": {"x": 1}}}
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_libvirt_that_reprobes_qemu_on_every_call_fails_status():
+    """A second domcapabilities that is slow means libvirtd's qemu cache is invalid on every call:
+    every create_vm would take minutes (seen when /dev/kvm changed group under libvirtd)."""
+
+    from conformance.localcloud import status
+
+    fast = status.libvirt_caps_check(run=lambda: subprocess.CompletedProcess([], 0))
+    assert fast.ok, fast
+    slow = status.libvirt_caps_check(
+        run=lambda: (time.sleep(status.LIBVIRT_CACHED_SECONDS + 0.2), subprocess.CompletedProcess([], 0))[1])
+    assert not slow.ok and "re-probes qemu on every call" in slow.detail and "/dev/kvm is" in slow.detail
+    broken = status.libvirt_caps_check(run=lambda: subprocess.CompletedProcess([], 1))
+    assert not broken.ok and "exited 1" in broken.detail
