@@ -4,6 +4,7 @@ import json
 import multiprocessing
 
 import pytest
+from fakes import FakeClock
 
 from conformance.cleanup import CleanupStack, Ledger, is_not_found
 from conformance.errors import CleanupError, WaitFailed, WaitTimeout
@@ -11,17 +12,6 @@ from conformance.naming import Names, new_run_id, run_id_of, run_started
 from conformance.waiting import wait_for
 
 pytestmark = pytest.mark.unit
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def test_wait_returns_the_ready_value():

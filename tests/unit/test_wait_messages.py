@@ -3,23 +3,13 @@
 from types import SimpleNamespace
 
 import pytest
+from fakes import FakeClock
 
 from conformance.cloud.inspector import CloudInspector, describe_volume
 from conformance.errors import WaitFailed, WaitTimeout
 from conformance.waiting import wait_for
 
 pytestmark = pytest.mark.unit
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def test_after_names_the_call_in_the_timeout():
