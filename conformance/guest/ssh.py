@@ -77,7 +77,9 @@ def load_key(key_path: str, passphrase: str | None = None) -> paramiko.PKey:
     except PermissionError:
         raise GuestKeyError(key_path, "permission denied") from None
     except (paramiko.PasswordRequiredException, TypeError) as exc:  # TypeError: an encrypted PEM key
-        if passphrase is None and (isinstance(exc, paramiko.PasswordRequiredException) or "encrypted" in str(exc)):
+        text = str(exc)  # paramiko's words: "... private key is encrypted" (PEM), "Key is password-protected" (OpenSSH)
+        if passphrase is None and (isinstance(exc, paramiko.PasswordRequiredException) or "encrypted" in text
+                                   or "password-protected" in text):
             raise GuestKeyError(key_path, "the key is encrypted and no passphrase was given") from None
         raise GuestKeyError(key_path, f"{type(exc).__name__}: cannot be read") from None
     except (paramiko.SSHException, ValueError, UnicodeDecodeError) as exc:

@@ -105,7 +105,7 @@ def test_ssh_key_that_paramiko_loads_is_ok(tmp_path):
 @pytest.mark.parametrize("make, expected", [
     (lambda p: p.write_text("not a key: SECRET-ish text"), "cannot be used: ValueError: not a private key paramiko"),
     (lambda p: private_key(p, b"pass phrase", pem=True), "cannot be used: the key is encrypted and no passphrase"),
-    (lambda p: private_key(p, b"pass phrase"), "cannot be used: "),
+    (lambda p: private_key(p, b"pass phrase"), "cannot be used: the key is encrypted and no passphrase"),
     (lambda p: p.mkdir(), "is not a regular file"),
     (lambda p: None, "does not exist"),
 ])
