@@ -100,6 +100,7 @@ def fresh_root():
             if rel == "dev":
                 for name, major, minor in DEV_NODES:
                     os.mknod(target / name, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+                    os.chmod(target / name, 0o666)  # mknod's mode passes through the umask
                 (target / "ptmx").symlink_to("pts/ptmx")
                 for name, link in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                                    ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):  # fmt: skip
