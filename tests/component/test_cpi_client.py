@@ -254,6 +254,8 @@ def test_an_interrupt_during_a_call_kills_the_cpi_and_its_children():
     import subprocess
 
     script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parents[2])!r})\n"
+              # as a terminal's Ctrl-C meets it, even where SIGINT came in ignored (an xdist worker)
+              "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
               "from conformance.cpi.process import run_process\n"
               f"run_process([sys.executable, {str(FAKE)!r}, 'hang-child'], b'{{}}', {{}}, 3600)\n")
     driver = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
