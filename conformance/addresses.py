@@ -12,24 +12,43 @@ from ipaddress import IPv4Address
 
 Problem = tuple[str, str]
 
+#: The most addresses one manual network's static_ips may name (a /16): a /8 or 0.0.0.0/0 is a typo,
+#: and is refused from its bounds without listing its addresses.
+MAX_POOL = 65536
+#: The most floating IPs networks.vip.addresses may name.
+MAX_VIP_ADDRESSES = 256
+
 
 def parse_entry(entry: str) -> tuple[IPv4Address, IPv4Address]:
     """``"a"`` or ``"a-b"`` -> (start, end). Raises ValueError with a readable message."""
-    parts = [p.strip() for p in str(entry).split("-")]
+    text = str(entry) if len(str(entry)) <= 60 else str(entry)[:60] + "..."
+    shown = repr(text)
+    parts = [p.strip() for p in str(entry).split("-", 2)]
     if len(parts) not in (1, 2) or not all(parts):
-        raise ValueError(f"{entry!r} is not an IPv4 address or a range a.b.c.d-a.b.c.e")
+        raise ValueError(f"{shown} is not an IPv4 address or a range a.b.c.d-a.b.c.e")
     try:
         start = IPv4Address(parts[0])
         end = IPv4Address(parts[-1])
     except ipaddress.AddressValueError:
-        raise ValueError(f"{entry!r} is not an IPv4 address or a range a.b.c.d-a.b.c.e") from None
+        raise ValueError(f"{shown} is not an IPv4 address or a range a.b.c.d-a.b.c.e") from None
     if end < start:
-        raise ValueError(f"{entry}: the range ends before it starts")
+        raise ValueError(f"{text}: the range ends before it starts")
     return start, end
 
 
-def expand(entries: Sequence[str]) -> list[IPv4Address]:
-    """Every address of the entries, in order, without duplicates."""
+def pool_size(entries: Sequence[str]) -> int:
+    """How many addresses the entries name (duplicates counted twice), from their bounds alone."""
+    total = 0
+    for entry in entries:
+        start, end = parse_entry(entry)
+        total += int(end) - int(start) + 1
+    return total
+
+
+def expand(entries: Sequence[str], limit: int = MAX_POOL) -> list[IPv4Address]:
+    """Every address of the entries, in order, without duplicates. Refuses more than ``limit``."""
+    if pool_size(entries) > limit:
+        raise ValueError(f"names more than {limit} addresses")
     seen: dict[IPv4Address, None] = {}
     for entry in entries:
         start, end = parse_entry(entry)
@@ -69,6 +88,10 @@ def _check_static_ips(base: str, net) -> list[Problem]:
             if start <= e and s <= end:
                 problems.append((path, f"{entry} overlaps static_ips[{k}] ({net.static_ips[k]})"))
         ranges.append((j, start, end))
+    total = sum(int(e) - int(s) + 1 for _, s, e in ranges)
+    if not problems and total > MAX_POOL:
+        problems.append((f"{base}.static_ips", f"names {total} addresses: at most {MAX_POOL} are allowed "
+                         "(a /16); give the suite a smaller range"))
     return problems
 
 
@@ -88,7 +111,7 @@ def check_manual_networks(nets: Sequence, min_count: int) -> list[Problem]:
         found = _check_static_ips(base, net)
         problems += found
         if not found:
-            count = len(expand(net.static_ips))
+            count = pool_size(net.static_ips)
             if count < min_count:
                 problems.append((f"{base}.static_ips", f"only {count} address(es): the suite needs at least "
                                  f"{min_count} per xdist worker"))
@@ -104,6 +127,9 @@ def check_vip(vip) -> list[Problem]:
             parse_entry(entry)
         except ValueError as exc:
             problems.append((f"networks.vip.addresses[{j}]", str(exc)))
+    if not problems and pool_size(vip.addresses) > MAX_VIP_ADDRESSES:
+        problems.append(("networks.vip.addresses", f"names {pool_size(vip.addresses)} floating IPs: "
+                         f"at most {MAX_VIP_ADDRESSES} are allowed"))
     return problems
 
 

@@ -17,16 +17,42 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, PrivateAttr, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+)
 
-from conformance import addresses
+from conformance import addresses, safeload
 from conformance.errors import ProfileError
 from conformance.releases import RELEASES, Release
-from conformance.secrets import SECRET_KEY_RE, interpolate
+from conformance.secrets import SECRET_KEY_RE, Redactor, interpolate
 
 #: Static IPs the suite needs on each manual network, per xdist worker.
 STATIC_IPS_PER_WORKER = 4
+#: The longest wait a profile may ask for (a day): beyond it a number is a typo, not a timeout.
+MAX_SECONDS = 86400.0
+#: The shortest: under 10 ms a timeout or poll interval is a typo too.
+MIN_SECONDS = 0.01
+#: Validation errors listed before "(and N more)".
+MAX_LISTED_ERRORS = 10
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"expected 1 or 2, got boolean {str(value).lower()}")
+    return value
+
+
+#: Seconds: a finite number (not a boolean, not a string) between MIN_SECONDS and MAX_SECONDS.
+Seconds = Annotated[float, Field(strict=True, ge=MIN_SECONDS, le=MAX_SECONDS, allow_inf_nan=False)]
+Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
+#: Disk sizes in MiB: up to 16 TiB.
+SizeMib = Annotated[int, Field(strict=True, ge=1, le=16 * 1024 * 1024)]
+ApiVersion = Annotated[Literal[1, 2], BeforeValidator(_no_bool)]
 
 
 class _Model(BaseModel):
@@ -36,9 +62,9 @@ class _Model(BaseModel):
 class CpiSection(_Model):
     command: Annotated[list[str], Field(min_length=1)]
     config: str | None = None
-    api_version: Literal[1, 2] = 2
+    api_version: ApiVersion = 2
     env: dict[str, str] = {}
-    method_timeouts: dict[str, PositiveFloat] = {}
+    method_timeouts: dict[str, Seconds] = {}
 
 
 class StemcellSection(_Model):
@@ -62,8 +88,8 @@ class _NetRef(_Model):
 class ManualNetwork(_NetRef):
     cidr: ipaddress.IPv4Network
     gateway: ipaddress.IPv4Address
-    dns: list[ipaddress.IPv4Address] = []
-    static_ips: Annotated[list[str], Field(min_length=1)]
+    dns: Annotated[list[ipaddress.IPv4Address], Field(max_length=16)] = []
+    static_ips: Annotated[list[str], Field(min_length=1, max_length=1024)]
 
     def static_pool(self) -> list[ipaddress.IPv4Address]:
         return addresses.expand(self.static_ips)
@@ -76,11 +102,11 @@ class DynamicNetwork(_NetRef):
 class VipNetwork(_Model):
     name: str = "vip"
     floating_network: str
-    addresses: list[str] = []
+    addresses: Annotated[list[str], Field(max_length=256)] = []
 
 
 class Networks(_Model):
-    manual: list[ManualNetwork] = []
+    manual: Annotated[list[ManualNetwork], Field(max_length=16)] = []
     dynamic: DynamicNetwork | None = None
     vip: VipNetwork | None = None
 
@@ -89,12 +115,12 @@ class SshSection(_Model):
     user: str = "vcap"
     private_key: str
     via: Literal["floating_ip", "fixed_ip"] = "floating_ip"
-    port: PositiveInt = 22
+    port: Port = 22
 
 
 class DiskSection(_Model):
-    size_mib: PositiveInt = 1024
-    resize_to_mib: PositiveInt = 2048
+    size_mib: SizeMib = 1024
+    resize_to_mib: SizeMib = 2048
     cloud_properties: dict[str, Any] = {}
 
 
@@ -113,19 +139,19 @@ class Features(_Model):
 
 
 class Timeouts(_Model):
-    poll: PositiveFloat = 2
-    cpi_call: PositiveFloat = 900
-    stemcell_upload: PositiveFloat = 1800
-    vm_active: PositiveFloat = 600
-    vm_delete: PositiveFloat = 300
-    reboot: PositiveFloat = 600
-    ssh_ready: PositiveFloat = 300
-    ssh_command: PositiveFloat = 60
-    disk_attach: PositiveFloat = 180
-    disk_detach: PositiveFloat = 180
-    volume_status: PositiveFloat = 300
-    port_release: PositiveFloat = 120
-    floating_ip: PositiveFloat = 120
+    poll: Seconds = 2
+    cpi_call: Seconds = 900
+    stemcell_upload: Seconds = 1800
+    vm_active: Seconds = 600
+    vm_delete: Seconds = 300
+    reboot: Seconds = 600
+    ssh_ready: Seconds = 300
+    ssh_command: Seconds = 60
+    disk_attach: Seconds = 180
+    disk_detach: Seconds = 180
+    volume_status: Seconds = 300
+    port_release: Seconds = 120
+    floating_ip: Seconds = 120
 
 
 class Profile(_Model):
@@ -192,7 +218,7 @@ def load_profile(file: str | os.PathLike, *, resolve: bool = False, environ=None
     try:
         profile = Profile.model_validate(raw)
     except ValidationError as exc:
-        raise ProfileError(name, "", _format_validation(exc)) from None
+        raise ProfileError(name, "", Redactor(secrets).text(_format_validation(exc))) from None
     _check_networks(name, profile)
     profile._source = name
     if resolve:
@@ -204,17 +230,12 @@ def load_profile(file: str | os.PathLike, *, resolve: bool = False, environ=None
 
 
 def _read_yaml(name: str) -> dict:
+    """The file's mapping, read within safeload's limits (size, encoding, depth, aliases, numbers,
+    duplicate keys, regular files only)."""
     try:
-        text = Path(name).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProfileError(name, "", f"cannot read: {exc.strerror}") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ProfileError(name, "", f"invalid YAML{where}: {problem}") from None
+        doc = safeload.load_yaml_file(name)
+    except safeload.LoadError as exc:
+        raise ProfileError(name, exc.path, exc.problem) from None
     if doc is None:
         raise ProfileError(name, "", "the file is empty (expected a mapping of profile keys)")
     if not isinstance(doc, dict):
@@ -248,22 +269,39 @@ def key_path(loc: tuple) -> str:
 
 def _format_validation(exc: ValidationError) -> str:
     lines = []
-    for err in exc.errors():
+    errors = exc.errors(include_url=False, include_context=False)
+    for err in errors[:MAX_LISTED_ERRORS]:
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")[:200]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         elif err["type"] == "missing":
             msg = "required key is missing"
+        elif any(isinstance(p, str) and SECRET_KEY_RE.search(p) for p in loc):
+            msg += " (value withheld: a secret-looking key)"
         elif "input" in err and err["type"].endswith("_type"):
-            msg = f"{msg}, got {_yaml_kind(err['input'])} {err['input']!r}"[:200]
+            msg += f", got {_yaml_kind(err['input'])} {_excerpt(err['input'])}"
         lines.append(f"{key_path(loc)}: {msg}")
+    if len(errors) > MAX_LISTED_ERRORS:
+        lines.append(f"(and {len(errors) - MAX_LISTED_ERRORS} more)")
     return "\n".join(lines) if len(lines) == 1 else "\n  " + "\n  ".join(lines)
+
+
+def _excerpt(value: Any) -> str:
+    """A short repr of a scalar; only the kind of a list or mapping (never its formatted tree)."""
+    if isinstance(value, dict | list):
+        return f"of {len(value)} item(s)"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "..."
 
 
 def _check_networks(name: str, profile: Profile) -> None:
     problems = addresses.check_manual_networks(profile.networks.manual, STATIC_IPS_PER_WORKER)
     problems += addresses.check_vip(profile.networks.vip)
+    problems += _check_network_names(profile.networks)
+    if profile.ssh.via == "floating_ip" and profile.networks.vip is None:
+        problems.append(("ssh.via", "floating_ip needs a vip network (networks.vip); "
+                                    "or set ssh.via: fixed_ip"))
     for ref_path, ref in _net_refs(profile):
         if (ref.net_id is None) == (ref.net_name is None):
             problems.append((ref_path, "give exactly one of net_id or net_name"))
@@ -278,6 +316,22 @@ def _check_networks(name: str, profile: Profile) -> None:
         path, problem = problems[0]
         more = "".join(f"\n{name}: {p}: {m}" for p, m in problems[1:])
         raise ProfileError(name, path, problem + more)
+
+
+def _check_network_names(networks: Networks) -> list[tuple[str, str]]:
+    """One name per network across manual, dynamic and vip: create_vm's networks are keyed by name."""
+    named = [(f"networks.manual[{i}].name", net.name) for i, net in enumerate(networks.manual)]
+    if networks.dynamic is not None:
+        named.append(("networks.dynamic.name", networks.dynamic.name))
+    if networks.vip is not None:
+        named.append(("networks.vip.name", networks.vip.name))
+    first: dict[str, str] = {}
+    problems = []
+    for path, name in named:
+        if name in first and not path.startswith("networks.manual"):
+            problems.append((path, f"{name!r} is the name of {first[name].removesuffix('.name')} too"))
+        first.setdefault(name, path)
+    return problems
 
 
 def _net_refs(profile: Profile):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shlex
 import sys
 import tempfile
 from pathlib import Path
 
+from conformance import safeload
 from conformance.cpi.client import CpiClient
 from conformance.cpi.errors import CpiCallError, CpiError
 from conformance.errors import UsageError
@@ -33,23 +35,46 @@ def register(subparsers) -> None:
     call.set_defaults(func=cpi_call)
 
 
+#: The longest --timeout a call may have (a day).
+MAX_TIMEOUT = 86400.0
+
+
 def _json(text: str, what: str, kind: type):
     try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"{what} is not JSON: {exc}") from None
+        value = safeload.loads_json(text)
+    except safeload.LoadError as exc:
+        problem = exc.problem.removeprefix("not valid JSON: ")
+        raise UsageError(f"{what} is not JSON: {problem}" if problem != exc.problem
+                         else f"{what}: {problem}") from None
     if not isinstance(value, kind):
         raise UsageError(f"{what} must be a JSON {'list' if kind is list else 'object'}")
     return value
 
 
+def _timeout(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT):
+        raise UsageError(f"--timeout: {value:g} is not a number of seconds in (0, {MAX_TIMEOUT:g}]")
+    return value
+
+
+def _command(text: str) -> list[str]:
+    try:
+        command = shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"--cpi: cannot split the command line: {exc}") from None
+    if not command:
+        raise UsageError("--cpi: the command is empty (give the CPI executable and its arguments)")
+    return command
+
+
 def build_client(args, private_dir: str) -> CpiClient:
+    timeout_arg = _timeout(args.timeout)
     if args.profile:
         profile = load_profile(args.profile, resolve=True)
         doc, command, secrets = profile.cpi_config_doc, profile.command_with_dirs(), set(profile.secrets)
         api_version, timeout, env = profile.cpi.api_version, profile.timeouts.cpi_call, profile.cpi.env
     else:
-        command, secrets, doc = shlex.split(args.cpi), set(), None
+        command, secrets, doc = _command(args.cpi), set(), None
         if args.cpi_config:
             doc = load_cpi_config("--cpi-config", Path(args.cpi_config), os.environ, secrets)
             secrets |= secrets_in(doc)
@@ -57,7 +82,7 @@ def build_client(args, private_dir: str) -> CpiClient:
     if doc is not None:
         command = render_cpi_command(command, doc, Path(private_dir))
     return CpiClient(command, api_version=args.api_version or api_version, env=env, secrets=secrets,
-                     timeout=args.timeout or timeout, raise_on_leak=False)
+                     timeout=timeout_arg or timeout, raise_on_leak=False)
 
 
 def cpi_call(args) -> int:

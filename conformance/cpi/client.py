@@ -119,30 +119,41 @@ class CpiClient:
         except OSError as exc:
             record.outcome, record.error_message = "not-runnable", exc.strerror or str(exc)
             raise CpiNotRunnable(method, rid, shlex.join(self.command), record.error_message, record) from None
-        stdout = done.stdout.decode("utf-8", errors="replace")
+        stdout = done.stdout.decode("utf-8", errors="replace")  # for the leak scan and excerpts
         stderr = done.stderr.decode("utf-8", errors="replace")
         record.duration, record.exit_code = done.duration, done.exit_code
-        record.stderr = self.redactor.text(stderr[-LOG_KEEP:])
+        record.stderr = self.redactor.tail(stderr, LOG_KEEP)  # redacted before the cut, never after
         record.leaked_in = self.redactor.leaks(stdout=stdout, stderr=stderr)
         if done.timed_out:
             record.outcome, record.error_message = "timeout", f"no answer after {timeout:g}s, killed"
             raise CpiTimeout(method, rid, timeout, record.stderr, record)
         response = self._parse(method, rid, stdout, done, record)
-        record.log = self.redactor.text(response.log[-LOG_KEEP:])
+        record.log = self.redactor.tail(response.log, LOG_KEEP)
         if response.error is not None:
             err = response.error
-            record.outcome, record.error_type, record.ok_to_retry = "error", err.type, err.ok_to_retry
+            error_type = self.redactor.text(err.type)
+            record.outcome, record.error_type, record.ok_to_retry = "error", error_type, err.ok_to_retry
             record.error_message = self.redactor.text(err.message)
             self._raise_leak(method, rid, record)
-            raise CpiError(method, rid, err.type, record.error_message, err.ok_to_retry, record.log, record)
+            raise CpiError(method, rid, error_type, record.error_message, err.ok_to_retry, record.log, record)
         try:
             result = check_result(method, response.result, request.api_version or 1)
-        except ValueError as exc:
-            record.outcome, record.error_message = "broken", str(exc)
-            raise CpiBrokenResponse(method, rid, str(exc), done.exit_code, record=record) from None
+        except ValueError:
+            problem = self._shape_problem(method, response.result, request.api_version or 1)
+            record.outcome, record.error_message = "broken", problem
+            raise CpiBrokenResponse(method, rid, problem, done.exit_code, record=record) from None
         record.outcome, record.result = "ok", shorten(self.redactor.doc(response.result))
         self._raise_leak(method, rid, record)
         return result
+
+    def _shape_problem(self, method: str, result: Any, api_version: int) -> str:
+        """check_result's message, made from the redacted result: its excerpt of the value (cut at
+        100 characters) never shows a secret or a prefix of one."""
+        try:
+            check_result(method, self.redactor.doc(result), api_version)
+        except ValueError as exc:
+            return str(exc)
+        return f"{method} result has the wrong shape (value withheld: it holds a secret)"
 
     def _parse(self, method, rid, stdout: str, done, record) -> protocol.Response:
         problem = None
@@ -150,11 +161,11 @@ class CpiClient:
             problem = f"stdout larger than {len(done.stdout)} bytes ({done.stdout_overflow} more dropped)"
         else:
             try:
-                return protocol.parse_response(stdout)
+                return protocol.parse_response(done.stdout)  # bytes: invalid UTF-8 is a broken answer
             except protocol.BrokenResponse as exc:
-                problem = exc.problem
+                problem = self.redactor.text(exc.problem)
         record.outcome, record.error_message = "broken", problem
-        raise CpiBrokenResponse(method, rid, problem, done.exit_code, self.redactor.text(stdout[:200]),
+        raise CpiBrokenResponse(method, rid, problem, done.exit_code, self.redactor.head(stdout, 200),
                                 record.stderr, record)
 
     def _raise_leak(self, method, rid, record) -> None:

@@ -8,10 +8,15 @@ imports nothing but the standard library. Facts: bosh-cpi-ruby lib/bosh/cpi/cli.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 ERROR_PREFIX = "Bosh::Clouds::"
+
+#: Limits on a JSON document read from the other side: nesting, digits of an integer.
+MAX_DEPTH = 100
+MAX_INT_DIGITS = 100
 
 #: Error types the Director knows, plus the two the Ruby CPI library itself sends.
 KNOWN_ERROR_TYPES = frozenset(
@@ -106,9 +111,9 @@ class Request:
     def parse(cls, text: str | bytes) -> Request:
         """Parse and check a request as a CPI receives it. Raises InvalidRequest."""
         try:
-            doc = json.loads(text)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidRequest(f"request is not JSON: {exc}") from None
+            doc = loads_limited(text)
+        except ValueError as exc:
+            raise InvalidRequest(f"request is not JSON: {str(exc)[:200]}") from None
         if not isinstance(doc, dict):
             raise InvalidRequest("request must be a JSON object")
         method, arguments = doc.get("method"), doc.get("arguments")
@@ -161,6 +166,67 @@ def error_response(error_type: str, message: str, ok_to_retry: bool = False, log
     return Response(error=ErrorInfo(full_type(error_type), message, ok_to_retry), log=log)
 
 
+class _Refused(ValueError):
+    pass
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _Refused(f"an integer of {len(text)} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"the number {text[:40]} is out of range (not a finite double)")
+    return value
+
+
+def _parse_constant(name: str):
+    raise _Refused(f"{name} is not a JSON number")
+
+
+def loads_limited(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
+    """json.loads for the other side's output: strict UTF-8, finite numbers, integers of at most
+    MAX_INT_DIGITS digits, at most ``max_depth`` levels. Raises ValueError saying which rule broke."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"not UTF-8: byte 0x{text[exc.start]:02x} at offset {exc.start}") from None
+    decoder = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
+    stripped = text.strip()
+    try:
+        doc, end = decoder.raw_decode(stripped)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {max_depth} levels") from None
+    except _Refused:
+        raise
+    except ValueError as exc:
+        raise ValueError(exc.args[0] if exc.args else str(exc)) from None
+    if stripped[end:].strip():
+        raise _Trailing("more than one JSON document (or trailing text after it)")
+    if _too_deep(doc, max_depth):
+        raise ValueError(f"nested deeper than {max_depth} levels")
+    return doc
+
+
+class _Trailing(ValueError):
+    pass
+
+
+def _too_deep(doc: Any, max_depth: int) -> bool:
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > max_depth:
+                return True
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return False
+
+
 def parse_response(stdout: bytes | str) -> Response:
     """Parse a CPI's stdout into a Response. Raises BrokenResponse naming the broken rule.
 
@@ -169,17 +235,14 @@ def parse_response(stdout: bytes | str) -> Response:
     when present. An error of a type the Director does not know is still parsed (``known`` False):
     the caller decides how strict to be.
     """
-    text = stdout.decode("utf-8", errors="replace") if isinstance(stdout, bytes) else stdout
-    if not text.strip():
+    if not stdout.strip():
         raise BrokenResponse("empty output on stdout (expected one JSON response)")
-    decoder = json.JSONDecoder()
-    stripped = text.strip()
     try:
-        doc, end = decoder.raw_decode(stripped)
+        doc = loads_limited(stdout)
+    except _Trailing:
+        raise BrokenResponse("stdout holds more than one JSON document (or trailing text after it)") from None
     except ValueError as exc:
-        raise BrokenResponse(f"stdout is not JSON: {exc.args[0] if exc.args else exc}") from None
-    if stripped[end:].strip():
-        raise BrokenResponse("stdout holds more than one JSON document (or trailing text after it)")
+        raise BrokenResponse(f"stdout is not JSON: {str(exc)[:300]}") from None
     if not isinstance(doc, dict):
         raise BrokenResponse(f"response must be a JSON object, got {type(doc).__name__}")
     if "result" not in doc:

@@ -71,7 +71,7 @@ def test_missing_file(tmp_path):
         ({"colour": "blue"}, "colour: unknown key"),
         ({"networks__manual__0__colour": "blue"}, "networks.manual[0].colour: unknown key"),
         ({"timeouts__vm_active": "soon"}, "timeouts.vm_active: Input should be a valid number"),
-        ({"timeouts__poll": -1}, "timeouts.poll: Input should be greater than 0"),
+        ({"timeouts__poll": -1}, "timeouts.poll: Input should be greater than or equal to 0.01"),
         ({"cpi__api_version": 3}, "cpi.api_version: Input should be 1 or 2"),
         ({"release": "grizzly"}, "release: Input should be 'liberty'"),
         ({"cpi__command": []}, "cpi.command: List should have at least 1 item"),
