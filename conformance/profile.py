@@ -224,7 +224,10 @@ def load_profile(file: str | os.PathLike, *, resolve: bool = False, environ=None
     if resolve:
         from conformance import profile_resolve
 
-        secrets |= profile_resolve.resolve(name, profile, environ, clouds)
+        try:
+            secrets |= profile_resolve.resolve(name, profile, environ, clouds)
+        except ProfileError as exc:  # a value from ${ENV} at a secret key (an SSH key path) is withheld
+            raise ProfileError(exc.file, exc.path, Redactor(secrets).text(exc.problem)) from None
     profile._secrets = frozenset(s for s in secrets if s)
     return profile
 
@@ -263,7 +266,8 @@ def key_path(loc: tuple) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            out += ("." if out else "") + (text if len(text) <= 60 else text[:60] + "...")
     return out
 
 

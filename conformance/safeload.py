@@ -105,8 +105,9 @@ def _mark(mark) -> str:
 
 def load_yaml(text: str) -> Any:
     """One YAML document, checked before it is constructed. Raises LoadError."""
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # the reader already refuses NUL and other control characters
         node = loader.get_single_node()
         if node is None:
             return None
@@ -116,6 +117,8 @@ def load_yaml(text: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0][:200]
+        if isinstance(exc, yaml.reader.ReaderError):
+            problem = f"unacceptable character #x{exc.character:04x} at position {exc.position}"
         raise LoadError("", f"invalid YAML{_mark(mark)}: {problem}") from None
     except RecursionError:  # a safety net: the limits above should stop it first
         raise LoadError("", "nested too deep") from None
@@ -124,7 +127,8 @@ def load_yaml(text: str) -> Any:
             raise
         raise LoadError("", f"unusable value: {str(exc)[:200]}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _check_expanded_size(root) -> None:
@@ -172,7 +176,8 @@ def _check_tree(node, path: str, depth: int) -> None:
             _check_tree(value_node, path, depth + 1)
             continue
         name = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "<complex key>"
-        child = f"{path}.{name}" if path else name
+        shown = name if len(name) <= 60 else name[:60] + "..."
+        child = f"{path}.{shown}" if path else shown
         if isinstance(key_node, yaml.ScalarNode) and name in seen:
             raise LoadError(child, f"duplicate key (first at line {seen[name] + 1}, again at line "
                                    f"{key_node.start_mark.line + 1})")

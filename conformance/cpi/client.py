@@ -34,6 +34,8 @@ from conformance.cpi.results import check_result
 from conformance.secrets import Redactor
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#: What is kept of an error type (a CPI may send megabytes there).
+ERROR_TYPE_KEEP = 1000
 #: "Use the client's default": the stemcell api_version on the methods that carry one, else none.
 DEFAULT = object()
 
@@ -131,7 +133,7 @@ class CpiClient:
         record.log = self.redactor.tail(response.log, LOG_KEEP)
         if response.error is not None:
             err = response.error
-            error_type = self.redactor.text(err.type)
+            error_type = self.redactor.head(err.type, ERROR_TYPE_KEEP)
             record.outcome, record.error_type, record.ok_to_retry = "error", error_type, err.ok_to_retry
             record.error_message = self.redactor.text(err.message)
             self._raise_leak(method, rid, record)

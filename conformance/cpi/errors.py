@@ -32,7 +32,7 @@ class CpiError(CpiCallError):
 
     def __str__(self) -> str:
         unknown = "" if self.known else " (not an error type the Director knows)"
-        return (f"CPI {self.method} (request {self.request_id}) failed: {self.type}{unknown}: "
+        return (f"CPI {self.method} (request {self.request_id}) failed: {_cut(self.type, 200)}{unknown}: "
                 f"{self.message[:2000]} [ok_to_retry={str(self.ok_to_retry).lower()}]")
 
 
@@ -89,3 +89,7 @@ class SecretLeak(CpiCallError):
     def __str__(self) -> str:
         return (f"CPI {self.method} (request {self.request_id}) leaked a configured secret in "
                 f"{', '.join(self.places)} (value withheld; redacted from every record)")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"

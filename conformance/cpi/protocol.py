@@ -207,8 +207,7 @@ def loads_limited(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
         raise ValueError(exc.args[0] if exc.args else str(exc)) from None
     if stripped[end:].strip():
         raise _Trailing("more than one JSON document (or trailing text after it)")
-    if _too_deep(doc, max_depth):
-        raise ValueError(f"nested deeper than {max_depth} levels")
+    _check_tree(doc, max_depth)
     return doc
 
 
@@ -216,15 +215,26 @@ class _Trailing(ValueError):
     pass
 
 
-def _too_deep(doc: Any, max_depth: int) -> bool:
+def _check_tree(doc: Any, max_depth: int) -> None:
+    """Nesting within ``max_depth`` and no lone UTF-16 surrogate (``"\\ud800"``) in any string or key:
+    such a string is not Unicode and breaks every UTF-8 writer downstream. Iterative: any depth."""
     stack = [(doc, 1)]
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, dict | list):
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"a string holds a lone UTF-16 surrogate (\\u{ord(value[exc.start]):04x}), "
+                                 "which is not Unicode") from None
+        elif isinstance(value, dict | list):
             if depth > max_depth:
-                return True
-            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
-    return False
+                raise ValueError(f"nested deeper than {max_depth} levels")
+            if isinstance(value, dict):
+                stack.extend((k, depth) for k in value)
+                stack.extend((v, depth + 1) for v in value.values())
+            else:
+                stack.extend((v, depth + 1) for v in value)
 
 
 def parse_response(stdout: bytes | str) -> Response:
