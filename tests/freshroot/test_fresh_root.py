@@ -30,7 +30,11 @@ from conformance.stemcell import host
 pytestmark = [pytest.mark.freshroot]
 
 REPO = Path(__file__).resolve().parents[2]
-OFFICIAL_CPI = REPO.parent / "shared" / "official-cpi"
+# Where the official CPI's sources are (as in tests/cloud/test_conformance_run.py): CI's clone may
+# sit anywhere on the machine.
+OFFICIAL_CPI = next((d for d in (Path(os.environ.get("CONFORMANCE_OFFICIAL_CPI_DIR") or "/nonexistent"),
+                                 REPO.parent / "shared" / "official-cpi", Path("/work/shared/official-cpi"))
+                     if (d / "install").is_file()), Path("/work/shared/official-cpi"))
 # The order that broke on a fresh machine (run-local-suite first: the local cloud's packages before
 # anything else). CONFORMANCE_FRESH_ROOT_ORDER=runner,component,stemcell,localcloud tries the
 # other one (run-tests first); CI runs the default.
