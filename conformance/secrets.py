@@ -25,8 +25,8 @@ REDACTED = "<redacted>"
 MIN_SECRET_LEN = 4
 #: Encoded forms (base64, hex) and split forms are looked for only for secrets this long.
 MIN_ENCODED_LEN = 8
-#: What may stand between the two halves of a split secret: whitespace, quotes, +, commas, \n.
-_GAP = r"(?:[\s\"'+,]|\\[nrt]){0,8}"
+#: What may stand between the two halves of a split secret: whitespace, quotes (also JSON-escaped), +, commas, \n.
+_GAP = r"(?:[\s\"'+,]|\\[nrt\"']){0,8}"
 
 
 def interpolate(doc: Any, environ: Mapping[str, str], secrets: set[str], fail: Callable[[str, str], Any],
