@@ -348,15 +348,18 @@ def _net_refs(profile: Profile):
 def redacted(profile: Profile) -> dict[str, Any]:
     """A copy safe for reports: values at secret-looking keys replaced."""
 
+    redactor = Redactor(profile.secrets)
+
     def scrub(value: Any, key: str = "") -> Any:
         if isinstance(value, dict):
-            return {k: scrub(v, k) for k, v in value.items()}
+            return {redactor.text(k) if isinstance(k, str) else k: scrub(v, k) for k, v in value.items()}
         if isinstance(value, list):
             return [scrub(v, key) for v in value]
-        if isinstance(value, str) and SECRET_KEY_RE.search(key) and key != "private_key":
+        if isinstance(value, str | int | float) and not isinstance(value, bool) and SECRET_KEY_RE.search(key) \
+                and key != "private_key":
             return "<redacted>"
         if isinstance(value, str) and value in profile.secrets:
             return "<redacted>"
-        return value
+        return redactor.text(value) if isinstance(value, str) else value
 
     return scrub(profile.model_dump(mode="json"))
