@@ -15,7 +15,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance import director
+from conformance import addresses, director
 from conformance.cleanup import CleanupStack
 from conformance.cpi.errors import CpiError
 from conformance.naming import RUN_TAG
@@ -69,7 +69,8 @@ class Lab:
         self.profile, self.cpi, self.cloud, self.conn = profile, cpi, cloud, conn
         self.names, self.net_ids, self.pool, self.run_id = names, net_ids, pool, run_id
         self.t = profile.timeouts
-        self.vip_pool = list(profile.networks.vip.addresses) if profile.networks.vip else []
+        # a range in vip.addresses ("172.24.4.10-172.24.4.12") is several addresses, one per VM
+        self.vip_pool = [str(ip) for ip in addresses.expand(profile.networks.vip.addresses)] if profile.networks.vip else []
         self.deployment = director.Deployment(DIRECTOR_NAME, cpi.director_uuid, f"cfm-{run_id}", {RUN_TAG: run_id})
         self.stemcell_api_versions: dict[str, int | None] = {}
         self._next_index = 0

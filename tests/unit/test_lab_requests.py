@@ -117,3 +117,18 @@ def test_send_gone_answers_ok_or_the_rescued_type():
     assert lab.send_gone(director.delete_disk("vol-9")) == "ok"
     with pytest.raises(CpiError):
         lab.send_gone(director.delete_stemcell("sc-9"))
+
+
+def test_a_range_in_vip_addresses_gives_one_floating_ip_per_vm(tmp_path):
+    """networks.vip.addresses may hold ranges: the lab hands create_vm single addresses, never a range."""
+    import yaml
+
+    doc = yaml.safe_load(FAKE_PROFILE.read_text())
+    doc["networks"]["vip"] = {"name": "vip", "floating_network": "public",
+                              "addresses": ["172.24.4.10-172.24.4.12", "172.24.4.20"]}
+    (tmp_path / "dummy_key").write_bytes((FAKE_PROFILE.parent / "dummy_key").read_bytes())
+    (tmp_path / "p.yml").write_text(yaml.safe_dump(doc))
+    lab = Lab(profile=load_profile(tmp_path / "p.yml"), cpi=StubCpi(), cloud=None, conn=None,
+              names=Names("20261201t000000-abcd"), net_ids={"a": "net-a"}, pool=IpPool({"a": ["10.10.1.10"]}),
+              run_id="20261201t000000-abcd")
+    assert lab.vip_pool == ["172.24.4.10", "172.24.4.11", "172.24.4.12", "172.24.4.20"]
