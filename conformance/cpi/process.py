@@ -3,17 +3,20 @@ of the whole process group when the deadline passes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 #: What a CPI may write before the rest is dropped (memory stays bounded; the call is judged broken).
 MAX_STDOUT = 32 * 1024 * 1024
 MAX_STDERR = 4 * 1024 * 1024
 KILL_GRACE = 3.0
+HOLDER_GRACE = 1.0  # after the CPI exited: how long its pipes may stay open before we look for holders
 
 
 @dataclass
@@ -107,19 +110,50 @@ def run_process(argv: list[str], request: bytes, env: dict[str, str], timeout: f
         except BaseException:  # an interrupt (Ctrl-C, SIGTERM made one): the CPI must not outlive us
             _kill_group(proc)
             raise
-        # Children of the CPI that hold the pipes open would keep the readers alive: end the group.
+        # Children of the CPI that hold the pipes open would keep the readers alive: end the group,
+        # then anything else still holding our pipes (a daemon in a session of its own).
         _kill_group(proc) if timed_out else _reap_group(proc)
         for thread in (out, err):
-            thread.join(timeout=10)
+            thread.join(timeout=HOLDER_GRACE)
+        if out.is_alive() or err.is_alive():
+            _kill_pipe_holders(proc)
+            for thread in (out, err):
+                thread.join(timeout=10)
     finally:
-        for pipe in (proc.stdout, proc.stderr):
-            try:
-                pipe.close()
-            except (OSError, ValueError):
-                pass
+        for pipe, reader in ((proc.stdout, out), (proc.stderr, err)):
+            if not reader.is_alive():  # closing under a blocked reader would wait on its lock
+                with contextlib.suppress(OSError, ValueError):
+                    pipe.close()
     duration = time.monotonic() - start
     return Finished(out.data(), err.data(), None if timed_out else proc.returncode, duration, timed_out,
                     out.dropped, err.dropped)
+
+
+def _pipe_inodes(proc: subprocess.Popen) -> set[int]:
+    inodes = set()
+    for pipe in (proc.stdout, proc.stderr, proc.stdin):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            inodes.add(os.fstat(pipe.fileno()).st_ino)
+    return inodes
+
+
+def _kill_pipe_holders(proc: subprocess.Popen) -> list[int]:
+    """SIGKILL every other process that holds one of the CPI's pipes: only the CPI's descendants
+    can (the pipes were made for it), also those that left its process group."""
+    wanted = {f"pipe:[{inode}]" for inode in _pipe_inodes(proc)}
+    killed = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            holds = any(os.readlink(fd) in wanted for fd in (entry / "fd").iterdir())
+        except OSError:
+            continue
+        if holds:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+    return killed
 
 
 def _reap_group(proc: subprocess.Popen) -> None:

@@ -269,3 +269,25 @@ def test_an_interrupt_during_a_call_kills_the_cpi_and_its_children():
     assert "KeyboardInterrupt" in err, err[-2000:]
     time.sleep(0.5)
     assert _group_members(cpi) == [], "the CPI's process group survived the interrupt"
+
+
+def test_a_daemon_left_holding_the_pipes_neither_delays_the_call_nor_survives_it():
+    """A CPI that answers and exits but leaves a daemon (own session) holding stdout/stderr: the
+    call ends at once with the answer, and the daemon is killed (nothing the CPI started outlives
+    the call)."""
+    cpi = client("daemon-child", timeout=60)
+    started = time.monotonic()
+    assert cpi.info()["api_version"] == 2
+    took = time.monotonic() - started
+    time.sleep(0.5)
+    survivors = [p.name for p in Path("/proc").iterdir() if p.name.isdigit()
+                 and b"cfm-daemon-child" in _cmdline(p)]
+    assert survivors == [], f"the CPI's daemon survived the call: pids {survivors}"
+    assert took < 5, f"the call waited {took:.1f}s for a daemon holding the CPI's pipes"
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
