@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from conformance.profile import load_profile
 
 
@@ -18,6 +20,13 @@ def register(subparsers) -> None:
 def check_profiles(args) -> int:
     for file in args.files:
         profile = load_profile(file, resolve=args.resolve)  # ProfileError -> exit 2 via the CLI
+        if args.resolve:  # the CPI executable as `conformance run`'s preflight finds it
+            from conformance import preflight
+
+            check = preflight.check_cpi_command(profile)
+            if check.status == "missing":
+                print(f"conformance profile: {file}: cpi.command: {check.text}", file=sys.stderr)
+                return 2
         nets = profile.networks
         print(f"{file}: ok: profile {profile.name!r}, release {profile.release}, "
               f"{len(nets.manual)} manual network(s), dynamic {'yes' if nets.dynamic else 'no'}, "

@@ -127,3 +127,20 @@ def test_run_writes_results_json_that_follows_its_schema(tmp_path):
     assert doc["summary"] == {"passed": 3} and doc["cpi"]["info"]["api_version"] == 2
     assert all(t["case_id"] and t["capability"] == "contract" and t["cpi_calls"] for t in doc["tests"])
     assert doc["digest"]["canonical"] == canonical_digest(doc), "digest over the canonical content"
+
+
+def test_resolve_reports_a_cpi_command_that_does_not_exist(tmp_path):
+    """`profile check --resolve` finds the CPI executable as a run would (a missing binary used to pass)."""
+    import shutil
+
+    import yaml
+
+    fake = Path(ROOT) / "tests" / "fixtures" / "profiles" / "fake.yml"
+    doc = yaml.safe_load(fake.read_text())
+    doc["cpi"]["command"] = [str(tmp_path / "no-such-cpi"), "ok"]
+    shutil.copy(fake.parent / "dummy_key", tmp_path / "dummy_key")
+    (tmp_path / "p.yml").write_text(yaml.safe_dump(doc))
+    done = conformance("profile", "check", "--resolve", tmp_path / "p.yml")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"p.yml: cpi.command: the CPI executable {tmp_path / 'no-such-cpi'} does not exist" in done.stderr
+    assert "Traceback" not in done.stderr
