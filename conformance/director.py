@@ -268,12 +268,17 @@ def reboot_vm(vm_cid: str) -> Call:
     return Call("reboot_vm", (vm_cid,))
 
 
+def _tags_and_director(deployment: Deployment) -> dict[str, str]:
+    """What metadata_updater.rb starts VM and disk metadata with: the tags, then ``director``."""
+    return {**{str(k): str(v) for k, v in deployment.tags.items()}, "director": deployment.director_name}
+
+
 def vm_metadata(instance: Instance, *, now: datetime | None = None) -> dict[str, str]:
     """metadata_updater.rb#update_vm_metadata: the deployment's tags, ``director``, then
     ``deployment``, ``id``, ``job``, ``instance_group``, ``index`` (a string), ``name``
     (``group/id``) and ``created_at`` (UTC, ``%Y-%m-%dT%H:%M:%SZ``), which tags cannot override."""
     deployment = instance.deployment
-    metadata = {**{str(k): str(v) for k, v in deployment.tags.items()}, "director": deployment.director_name}
+    metadata = _tags_and_director(deployment)
     metadata.update({
         "deployment": deployment.name,
         "id": instance.id,
@@ -349,7 +354,7 @@ def disk_metadata(instance: Instance, *, now: datetime | None = None) -> dict[st
     ``deployment``, ``instance_id``, ``instance_index`` (a string), ``instance_group`` and
     ``attached_at`` (UTC)."""
     deployment = instance.deployment
-    metadata = {**{str(k): str(v) for k, v in deployment.tags.items()}, "director": deployment.director_name}
+    metadata = _tags_and_director(deployment)
     metadata.update({
         "deployment": deployment.name,
         "instance_id": instance.id,

@@ -60,10 +60,6 @@ class IpPool:
         self.free[network].append(ip)
 
 
-def _not_implemented(exc: CpiError) -> bool:
-    return exc.short_type == "NotImplemented"
-
-
 class Lab:
     def __init__(self, *, profile, cpi, cloud, conn, names, net_ids: dict[str, str], pool: IpPool, run_id: str):
         self.profile, self.cpi, self.cloud, self.conn = profile, cpi, cloud, conn
@@ -117,11 +113,7 @@ class Lab:
     def set_vm_metadata(self, vm: Vm) -> dict[str, str]:
         """metadata_updater.rb#update_vm_metadata (NotImplemented is rescued there too); the metadata sent."""
         metadata = director.vm_metadata(vm.instance)
-        try:
-            self.cpi.send(director.set_vm_metadata(vm.cid, metadata), context=vm.cpi_properties)
-        except CpiError as exc:
-            if not _not_implemented(exc):
-                raise
+        self.send_rescuing(director.set_vm_metadata(vm.cid, metadata), "NotImplemented", vm.cpi_properties)
         return metadata
 
     def delete_vm_and_verify(self, vm: Vm) -> None:
@@ -183,10 +175,15 @@ class Lab:
     def send_gone(self, call: director.Call, context: dict | None = None) -> str:
         """A call on a resource that is gone: "ok", or the error type the Director rescues for that
         method (director.GONE_ERRORS); any other error is raised."""
+        return self.send_rescuing(call, director.GONE_ERRORS.get(call.method), context)
+
+    def send_rescuing(self, call: director.Call, rescued: str | None, context: dict | None = None) -> str:
+        """``call``, as a Director makes it where it rescues one error type: "ok", or ``rescued``
+        when the CPI answered that; any other error is raised."""
         try:
             self.cpi.send(call, context=context)
         except CpiError as exc:
-            if exc.short_type != director.GONE_ERRORS.get(call.method):
+            if exc.short_type != rescued:
                 raise
             return exc.short_type
         return "ok"
@@ -267,12 +264,8 @@ class Lab:
         if self.cloud:
             self.cloud.wait_for_volume(disk_cid, status="in-use", timeout=self.t.disk_attach,
                                        after=f"attach_disk to VM {vm.cid} answered {hint!r}")
-        try:
-            self.cpi.send(director.set_disk_metadata(disk_cid, director.disk_metadata(vm.instance)),
-                          context=vm.cpi_properties)
-        except CpiError as exc:
-            if not _not_implemented(exc):
-                raise
+        self.send_rescuing(director.set_disk_metadata(disk_cid, director.disk_metadata(vm.instance)),
+                           "NotImplemented", vm.cpi_properties)
         return hint
 
     def wait_for_device(self, session, disk_cid: str, *, after: str = "attach_disk answered") -> str:
