@@ -6,6 +6,9 @@ decide whether the cloud tier can run.
 
 from __future__ import annotations
 
+import grp
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -92,36 +95,31 @@ def safety_check() -> Check:
 
 
 LIBVIRT_CACHED_SECONDS = 2.0  # a cached answer takes milliseconds; a qemu probe takes seconds
+DOMCAPABILITIES = ("virsh", "-c", "qemu:///system", "domcapabilities", "--virttype", "qemu")
 
 
 def libvirt_caps_check(run=None) -> Check:
     """libvirtd answers qemu's capabilities from its cache. When the cache is invalid on every call
     (seen when /dev/kvm changed group under libvirtd), libvirtd probes qemu again for each request
     and every create_vm takes minutes instead of seconds."""
-    import subprocess
+    run = run or (lambda: subprocess.run(DOMCAPABILITIES, capture_output=True, timeout=120, stdin=subprocess.DEVNULL))
 
-    run = run or (lambda: subprocess.run(["virsh", "-c", "qemu:///system", "domcapabilities", "--virttype", "qemu"],
-                                         capture_output=True, timeout=120, stdin=subprocess.DEVNULL))  # fmt: skip
-    try:
+    def probe() -> str:
         run()  # may probe once (a fresh libvirtd)
         t0 = time.monotonic()
         done = run()
         took = time.monotonic() - t0
-    except (OSError, subprocess.SubprocessError) as exc:
-        return Check("libvirt qemu capabilities cached", False, f"{type(exc).__name__}: {exc}")
-    if done.returncode != 0:
-        return Check("libvirt qemu capabilities cached", False, f"virsh domcapabilities exited {done.returncode}")
-    if took > LIBVIRT_CACHED_SECONDS:
-        return Check("libvirt qemu capabilities cached", False,
-                     f"{took:.1f}s for a second domcapabilities: libvirtd re-probes qemu on every call "
-                     f"(/dev/kvm is {_owner('/dev/kvm')}; did its group change after libvirtd started?)", took)
-    return Check("libvirt qemu capabilities cached", True, f"{took * 1000:.0f} ms", took)
+        if done.returncode != 0:
+            raise RuntimeError(f"virsh domcapabilities exited {done.returncode}")
+        if took > LIBVIRT_CACHED_SECONDS:
+            raise RuntimeError(f"{took:.1f}s for a second domcapabilities: libvirtd re-probes qemu on every call "
+                               f"(/dev/kvm: {_owner('/dev/kvm')}; changed since libvirtd started?)")
+        return f"{took * 1000:.0f} ms"
+
+    return timed("libvirt qemu capabilities cached", probe)
 
 
 def _owner(path: str) -> str:
-    import grp
-    import os
-
     try:
         st = os.stat(path)
     except OSError:
