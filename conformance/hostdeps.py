@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance.errors import UsageError
+
 APT_LOCK_TIMEOUT = 900  # another apt-get (or an earlier step) may hold the dpkg lock
 
 
@@ -43,31 +45,30 @@ class Group:
         return gone
 
 
-def installed(packages: tuple[str, ...] | list[str]) -> set[str]:
-    """The packages among ``packages`` that dpkg has in state 'ok installed'."""
+def missing_packages(packages: tuple[str, ...] | list[str]) -> list[str]:
+    """The packages not in state '(install|hold) ok installed' (one dpkg-query call: fast when all are there)."""
     proc = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Status}\n", *packages],
                           capture_output=True, text=True)  # fmt: skip
-    return {line.split()[0] for line in proc.stdout.splitlines() if line.endswith(" ok installed")}
+    have = {line.split()[0] for line in proc.stdout.splitlines() if line.endswith(" ok installed")}
+    return [p for p in packages if p not in have]
 
 
 def apt_install(packages: tuple[str, ...], progress: Callable[[str], object]) -> list[str]:
-    """apt-get install what is missing of ``packages`` (no recommends, no prompts); returns it."""
-    have = installed(packages)
-    todo = [p for p in packages if p not in have]
+    """apt-get install what is missing of ``packages`` (no recommends, no prompts); returns it.
+    A failing apt-get raises localcloud.procs.CommandFailed with its output's tail."""
+    from conformance.localcloud.procs import Runner
+
+    todo = missing_packages(packages)
     if not todo:
         return []
     if os.geteuid() != 0:
-        raise PermissionError(f"missing Debian packages {' '.join(todo)}: run as root to install them")
+        raise UsageError(f"missing Debian packages {' '.join(todo)}: run as root to install them")
     progress(f"apt-get install {' '.join(todo)}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     lock = ["-o", f"DPkg::Lock::Timeout={APT_LOCK_TIMEOUT}"]
-    for argv in (["apt-get", *lock, "update", "-q"],
-                 ["apt-get", *lock, "install", "-y", "-q", "--no-install-recommends", *todo]):  # fmt: skip
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                              timeout=1800)  # fmt: skip
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-            raise RuntimeError(f"`{' '.join(argv)}` exited {proc.returncode}:\n{tail}")
+    runner = Runner(None)
+    runner.run(["apt-get", *lock, "update", "-q"], env=env)
+    runner.run(["apt-get", *lock, "install", "-y", "-q", "--no-install-recommends", *todo], env=env)
     return todo
 
 
@@ -75,7 +76,12 @@ def _stemcell() -> Group:
     from conformance.stemcell import host
 
     def install(progress):
-        return host.ensure_tools(_QuietRunner(), progress)
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("w", prefix="cfm-host-stemcell-", suffix=".log", delete=False) as log:
+            done = host.ensure_tools(host.Runner(Path(log.name), "build tools"), progress)
+        Path(log.name).unlink()  # kept (and named in the error) only when apt-get failed
+        return done
 
     return Group("stemcell", "the test stemcell build", tuple(dict.fromkeys(host.BUILD_TOOLS.values())),
                  tuple(host.BUILD_TOOLS), install)
@@ -95,18 +101,6 @@ def _localcloud() -> Group:
 
     return Group("localcloud", "the local OpenStack", packages.PACKAGES,
                  tuple(dict.fromkeys([*services.required_files(), *packages.COMMANDS])), install)
-
-
-class _QuietRunner:
-    """The stemcell host's Runner contract without a build log (install only)."""
-
-    def run(self, cmd, *, timeout: float = 1800, env: dict | None = None, input: str | None = None) -> str:
-        proc = subprocess.run(list(cmd), env=dict(os.environ, **(env or {})), capture_output=True, text=True,
-                              timeout=timeout, input=input, stdin=None if input else subprocess.DEVNULL)  # fmt: skip
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-            raise RuntimeError(f"`{' '.join(cmd)}` exited {proc.returncode}:\n{tail}")
-        return proc.stdout
 
 
 RUNNER = Group(

@@ -32,8 +32,14 @@ def selected(args) -> list[str]:
 
 
 def install(args) -> int:
+    from conformance.localcloud.procs import CommandFailed
+
     names = selected(args)
-    done = hostdeps.install(names, progress=lambda line: print(f"conformance host: {line}", flush=True))
+    try:
+        done = hostdeps.install(names, progress=lambda line: print(f"conformance host: {line}", flush=True))
+    except CommandFailed as exc:  # apt-get's own words are the useful part
+        print(f"conformance host: {exc}\n{exc.tail}", file=sys.stderr)
+        return 1
     print(f"conformance host: {', '.join(names)}: " + (f"installed {len(done)} package(s)" if done else "all present"))
     return check(args)
 

@@ -14,6 +14,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from conformance import hostdeps
 from conformance.localcloud.procs import Runner
 
 PACKAGES = (
@@ -47,18 +48,15 @@ POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 POLICY_RC_D_TEXT = "#!/bin/sh\n# cpi-conformance local cloud: package installs start no service\nexit 101\n"
 STANDIN = "qemu-system"
 APT_LOCK_TIMEOUT = 600  # another engineer's apt-get may hold the dpkg lock
+APT_GET = (  # every install of the step: no prompts, no recommends, keep our config files
+    "apt-get", "-y", "-q", "--no-install-recommends", "-o", f"DPkg::Lock::Timeout={APT_LOCK_TIMEOUT}",
+    "-o", "Dpkg::Options::=--force-confmiss", "-o", "Dpkg::Options::=--force-confold",
+)  # fmt: skip
 
 
 def missing(packages: tuple[str, ...] = PACKAGES) -> list[str]:
-    """Packages not in state '(install|hold) ok installed' (one dpkg-query call: fast on a warm `up`)."""
-    proc = subprocess.run(
-        ["dpkg-query", "-W", "-f", "${Package} ${Status}\n", *packages],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    installed = {
-        line.split()[0] for line in proc.stdout.splitlines() if line.endswith(" ok installed")
-    }
-    return [p for p in packages if p not in installed]
+    """The local cloud's packages not installed yet (one dpkg-query call: fast on a warm `up`)."""
+    return hostdeps.missing_packages(packages)
 
 
 def ensure_policy_rc_d() -> None:
@@ -126,12 +124,6 @@ def repair_broken_standin(runner: Runner, env: dict[str, str]) -> bool:
     runner.run([*APT_GET, "-f", "install"], env=env)
     runner.run(["apt-mark", "hold", STANDIN])
     return True
-
-
-APT_GET = (
-    "apt-get", "-y", "-q", "--no-install-recommends", "-o", f"DPkg::Lock::Timeout={APT_LOCK_TIMEOUT}",
-    "-o", "Dpkg::Options::=--force-confmiss", "-o", "Dpkg::Options::=--force-confold",
-)  # fmt: skip
 
 
 def install(runner: Runner, workdir: Path) -> list[str]:

@@ -102,3 +102,25 @@ def test_every_group_plans_packages_and_names_needs():
         assert group.packages and group.needs, name
         assert all(isinstance(n, str) and n for n in group.needs), name
 
+
+
+def test_a_failing_apt_get_is_one_clear_message_with_its_tail_not_a_traceback(monkeypatch, capsys):
+    from conformance import cli
+    from conformance.localcloud.procs import CommandFailed
+
+    def fail(names, progress):
+        raise CommandFailed("apt-get install nope", 100, "E: Unable to locate package nope", None)
+
+    monkeypatch.setattr(hostdeps, "install", fail)
+    assert cli.main(["host", "install", "runner"]) == 1
+    err = capsys.readouterr().err
+    assert "conformance host: `apt-get install nope` exited 100\nE: Unable to locate package nope" in err
+
+
+def test_installing_as_a_user_is_a_usage_error(monkeypatch):
+    from conformance.errors import UsageError
+
+    monkeypatch.setattr(hostdeps, "missing_packages", lambda pkgs: list(pkgs))
+    monkeypatch.setattr(hostdeps.os, "geteuid", lambda: 1000)
+    with pytest.raises(UsageError, match="run as root"):
+        hostdeps.apt_install(("iputils-ping",), print)
