@@ -137,11 +137,10 @@ def _pipe_inodes(proc: subprocess.Popen) -> set[int]:
     return inodes
 
 
-def _kill_pipe_holders(proc: subprocess.Popen) -> list[int]:
+def _kill_pipe_holders(proc: subprocess.Popen) -> None:
     """SIGKILL every other process that holds one of the CPI's pipes: only the CPI's descendants
     can (the pipes were made for it), also those that left its process group."""
     wanted = {f"pipe:[{inode}]" for inode in _pipe_inodes(proc)}
-    killed = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
@@ -152,8 +151,6 @@ def _kill_pipe_holders(proc: subprocess.Popen) -> list[int]:
         if holds:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(int(entry.name), signal.SIGKILL)
-                killed.append(int(entry.name))
-    return killed
 
 
 def _reap_group(proc: subprocess.Popen) -> None:

@@ -6,7 +6,6 @@ the project: servers, volumes, snapshots, floating IPs, ports and images are com
 after the run, whoever named them."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +14,12 @@ import pytest
 
 from conformance.cleanup import Ledger
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "fixtures"))
+import official_cpi as official_cpi_sources  # noqa: E402
+
 pytestmark = pytest.mark.cloud
 
 ROOT = Path(__file__).parents[2]
-OFFICIAL_CPI_DIRS = [Path(p) for p in (os.environ.get("CONFORMANCE_OFFICIAL_CPI_DIR", ""),
-                                        ROOT.parent / "shared" / "official-cpi", "/work/shared/official-cpi") if p]
 INFRA_PORTS = ("network:router_interface", "network:router_gateway", "network:dhcp", "network:floatingip")
 # What a profile may leave unrun, and why (anything else skipped is a failure of this test).
 ALLOWED_SKIPS = {"profiles/local.yml": (), "profiles/local-official.yml": ("features.get_disks is false",)}
@@ -40,10 +40,12 @@ def project_resources(conn) -> set[tuple[str, str, str]]:
 @pytest.fixture(scope="module")
 def official_cpi() -> str:
     """Installs the official CPI (idempotent: seconds when done) and returns its executable."""
-    install = next((d / "install" for d in OFFICIAL_CPI_DIRS if (d / "install").is_file()), None)
-    if install is None:
-        pytest.fail(f"the official CPI is not on this machine (looked in {', '.join(map(str, OFFICIAL_CPI_DIRS))}; "
-                    "set CONFORMANCE_OFFICIAL_CPI_DIR)", pytrace=False)
+    folder = official_cpi_sources.find()
+    if folder is None:
+        pytest.fail(f"the official CPI is not on this machine (looked in "
+                    f"{', '.join(map(str, official_cpi_sources.CANDIDATES))}; set CONFORMANCE_OFFICIAL_CPI_DIR)",
+                    pytrace=False)
+    install = folder / "install"
     done = subprocess.run([str(install)], capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, f"{install} failed:\n{done.stderr[-3000:]}"
     return done.stdout.strip().splitlines()[-1]

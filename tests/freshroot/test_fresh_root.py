@@ -20,6 +20,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -27,14 +28,13 @@ import pytest
 
 from conformance.stemcell import host
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "fixtures"))
+import official_cpi  # noqa: E402
+
 pytestmark = [pytest.mark.freshroot]
 
 REPO = Path(__file__).resolve().parents[2]
-# Where the official CPI's sources are (as in tests/cloud/test_conformance_run.py): CI's clone may
-# sit anywhere on the machine.
-OFFICIAL_CPI = next((d for d in (Path(os.environ.get("CONFORMANCE_OFFICIAL_CPI_DIR") or "/nonexistent"),
-                                 REPO.parent / "shared" / "official-cpi", Path("/work/shared/official-cpi"))
-                     if (d / "install").is_file()), Path("/work/shared/official-cpi"))
+OFFICIAL_CPI = official_cpi.find() or official_cpi.CANDIDATES[-1]  # the skip below names the last place looked
 # The order that broke on a fresh machine (run-local-suite first: the local cloud's packages before
 # anything else). CONFORMANCE_FRESH_ROOT_ORDER=runner,component,stemcell,localcloud tries the
 # other one (run-tests first); CI runs the default.
