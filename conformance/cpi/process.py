@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -17,6 +19,9 @@ MAX_STDOUT = 32 * 1024 * 1024
 MAX_STDERR = 4 * 1024 * 1024
 KILL_GRACE = 3.0
 HOLDER_GRACE = 1.0  # after the CPI exited: how long its pipes may stay open before we look for holders
+START_TIMEOUT = 30.0  # fork + exec of the CPI under its guard
+GUARD = Path(__file__).with_name("guard.py")
+_LIFELINES: dict[int, int] = {}  # guard pid -> write end of its lifeline (held while the CPI runs)
 
 
 @dataclass
@@ -78,25 +83,85 @@ def _feed(stdin, data: bytes) -> None:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGTERM the process group, then SIGKILL what is left after a grace period."""
+    """SIGTERM the process group (guard, CPI, children), then SIGKILL what is left after a grace period."""
     for sig, grace in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+            break
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and _group_alive(proc):
+            time.sleep(0.05)
+        if not _group_alive(proc):
+            break
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5.0)
+
+
+def _group_alive(proc: subprocess.Popen) -> bool:
+    proc.poll()  # reap the guard, so that it does not count as a member
+    try:
+        os.killpg(proc.pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _start_guarded(argv: list[str], env: dict[str, str], cwd: str | None) -> subprocess.Popen:
+    """Start ``argv`` under conformance/cpi/guard.py in a session of its own. The lifeline's write
+    end stays with this process only (never inherited): when this process dies, however, the guard
+    kills the CPI's group. Raises OSError as Popen would when the CPI cannot be executed."""
+    lifeline_r, lifeline_w = os.pipe()
+    status_r, status_w = os.pipe()
+    try:
+        proc = subprocess.Popen([sys.executable, "-I", "-S", str(GUARD), str(lifeline_r), str(status_w), "--", *argv],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                cwd=cwd, start_new_session=True, close_fds=True, pass_fds=(lifeline_r, status_w))
+    finally:
+        os.close(lifeline_r)
+        os.close(status_w)
+    _LIFELINES[proc.pid] = lifeline_w
+    try:
+        failure = _read_status(status_r)
+    finally:
+        os.close(status_r)
+    if failure:
+        number, _, message = failure.partition(":")
+        proc.wait()
+        _release(proc)
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            pipe.close()
+        raise OSError(int(number) if number.isdigit() else 0, message)
+    return proc
+
+
+def _read_status(fd: int) -> str:
+    """What the guard says about the exec: nothing (EOF) once the CPI runs."""
+    data, deadline = b"", time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return data.decode(errors="replace")
+        data += chunk
+    raise OSError(0, f"the CPI guard did not report the CPI's start within {START_TIMEOUT:g}s")
+
+
+def _release(proc: subprocess.Popen) -> None:
+    """Close the lifeline once the guard is done (its group is reaped by then)."""
+    fd = _LIFELINES.pop(proc.pid, None)
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def run_process(argv: list[str], request: bytes, env: dict[str, str], timeout: float, cwd: str | None = None,
                 max_stdout: int = MAX_STDOUT, max_stderr: int = MAX_STDERR) -> Finished:
     """Run ``argv`` with ``request`` on stdin. Raises OSError when it cannot be started."""
     start = time.monotonic()
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env, cwd=cwd, start_new_session=True, close_fds=True)
+    proc = _start_guarded(argv, env, cwd)
     out, err = _Sink(proc.stdout, max_stdout, False), _Sink(proc.stderr, max_stderr, True)
     feeder = threading.Thread(target=_feed, args=(proc.stdin, request), daemon=True)
     for thread in (out, err, feeder):
@@ -120,6 +185,7 @@ def run_process(argv: list[str], request: bytes, env: dict[str, str], timeout: f
             for thread in (out, err):
                 thread.join(timeout=10)
     finally:
+        _release(proc)
         for pipe, reader in ((proc.stdout, out), (proc.stderr, err)):
             if not reader.is_alive():  # closing under a blocked reader would wait on its lock
                 with contextlib.suppress(OSError, ValueError):

@@ -271,6 +271,29 @@ def test_an_interrupt_during_a_call_kills_the_cpi_and_its_children():
     assert _group_members(cpi) == [], "the CPI's process group survived the interrupt"
 
 
+def test_a_runner_killed_during_a_call_takes_the_cpi_with_it():
+    """SIGKILL of the process running a CPI call (a killed xdist worker, a killed run): nothing can
+    run in the runner any more, yet the CPI's group dies with it (the guard's lifeline breaks)."""
+    import signal
+    import subprocess
+
+    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parents[2])!r})\n"
+              "from conformance.cpi.process import run_process\n"
+              f"run_process([sys.executable, {str(FAKE)!r}, 'hang-child'], b'{{}}', {{}}, 3600)\n")
+    driver = subprocess.Popen([sys.executable, "-c", script])
+    deadline, cpi = time.monotonic() + 20, None
+    while time.monotonic() < deadline and not (cpi and len(_group_members(cpi)) >= 3):
+        cpi = cpi or _child_of(driver.pid, "hang-child")
+        time.sleep(0.2)
+    assert cpi and len(_group_members(cpi)) >= 3, "the guard, the fake CPI and its child never started"
+    driver.send_signal(signal.SIGKILL)
+    driver.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _group_members(cpi):
+        time.sleep(0.2)
+    assert _group_members(cpi) == [], "the CPI's process group outlived the killed runner"
+
+
 def test_a_daemon_left_holding_the_pipes_neither_delays_the_call_nor_survives_it():
     """A CPI that answers and exits but leaves a daemon (own session) holding stdout/stderr: the
     call ends at once with the answer, and the daemon is killed (nothing the CPI started outlives
