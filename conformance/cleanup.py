@@ -34,6 +34,10 @@ def is_not_found(exc: BaseException) -> bool:
     return bool(short and short in NOT_FOUND_TYPES)
 
 
+class CleanupLeft(Exception):
+    """A cleanup step that was not run (the run was told to stop waiting)."""
+
+
 class Ledger:
     """Append-only JSON lines (reports/<run>/ledger.jsonl): one line per create / delete / abandon.
 
@@ -68,10 +72,12 @@ class Ledger:
 
 
 class CleanupStack:
-    def __init__(self, ledger: Ledger | None = None, not_found: Callable[[BaseException], bool] = is_not_found):
+    def __init__(self, ledger: Ledger | None = None, not_found: Callable[[BaseException], bool] = is_not_found,
+                 stop: Callable[[], bool] = lambda: False):
         self._steps: list[tuple[str, Callable[[], Any], tuple[str, str] | None]] = []
         self._ledger = ledger
         self._not_found = not_found
+        self._stop = stop  # true once the run was told to cut its cleanups short (a second interrupt)
 
     def __len__(self) -> int:
         return len(self._steps)
@@ -88,6 +94,10 @@ class CleanupStack:
         failures: list[tuple[str, BaseException]] = []
         while self._steps:
             description, step, resource = self._steps.pop()
+            if self._stop():
+                failures.append((description, CleanupLeft("not run: the cleanup was cut short; the ledger "
+                                                          "keeps it for `conformance cleanup`")))
+                continue
             try:
                 step()
             except Exception as exc:

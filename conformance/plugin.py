@@ -70,13 +70,20 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def pytest_sessionstart(session):
-    """SIGTERM becomes KeyboardInterrupt, so a killed run still tears down (and cleans up)."""
-    import signal
-    import threading
+    """SIGINT and SIGTERM end the run cleanly (conformance.interrupts): tests stop, cleanups run."""
+    config = session.config
+    if not config.getoption("profile"):
+        return
+    from conformance import interrupts
+    from conformance import session as run_session
 
-    if session.config.getoption("profile") and threading.current_thread() is threading.main_thread():
-
-        def interrupt(signum, _frame):
-            raise KeyboardInterrupt(f"signal {signum}")
-
-        signal.signal(signal.SIGTERM, interrupt)
+    state = config.stash[run_session.STATE]
+    if hasattr(config, "workerinput"):
+        role = "worker"
+    elif config.pluginmanager.getplugin("dsession") is not None:
+        role = "controller"
+    else:
+        role = "single"
+    state.interrupts = interrupts.Interrupts(role, state.report_dir, interrupts.stderr_writer(config), session=session)
+    state.interrupts.install()
+    config.add_cleanup(state.interrupts.uninstall)

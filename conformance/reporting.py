@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from conformance.jsonl import read_jsonl
 from conformance.profile import redacted
 from conformance.results import ResultsCollector, build
 
@@ -21,8 +22,19 @@ class ResultsPlugin:
     def pytest_runtest_logreport(self, report):
         self.collector.add(report)
 
-    @pytest.hookimpl(trylast=True)
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_sessionfinish(self, session, exitstatus):
+        """After everything else at the session's end (the last teardowns included), whatever
+        failed there: results.json is always written."""
+        try:
+            return (yield)
+        finally:
+            interrupts = self.state.interrupts
+            if interrupts and interrupts.exit_code():
+                session.exitstatus = interrupts.exit_code()
+            self._write(int(session.exitstatus))
+
+    def _write(self, exitstatus: int) -> None:
         state, profile = self.state, self.state.profile
         doc = build(run_id=state.run_id, profile_doc=redacted(profile), profile_name=profile.name,
                     release=profile.release, cpi_command=profile.command_with_dirs(),
@@ -31,7 +43,9 @@ class ResultsPlugin:
                     certify=bool(self.config.getoption("certify")),
                     selection={"keyword": self.config.getoption("keyword") or None,
                                "markexpr": self.config.getoption("markexpr") or None,
-                               "exitstatus": int(exitstatus)})
+                               "exitstatus": exitstatus},
+                    interrupted=state.interrupts.record() if state.interrupts else None,
+                    session_errors=read_jsonl(state.report_dir / "session-errors.jsonl"))
         path = state.report_dir / "results.json"
         path.write_text(json.dumps(doc, indent=1, sort_keys=True, default=str))
 

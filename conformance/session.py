@@ -19,6 +19,7 @@ from conformance import addresses, casing, requirements
 from conformance.cleanup import CleanupStack, Ledger
 from conformance.cpi.client import CpiClient
 from conformance.errors import ProfileError
+from conformance.interrupts import Interrupts
 from conformance.jsonl import JsonlFile
 from conformance.naming import Names, new_run_id
 from conformance.profile import STATIC_IPS_PER_WORKER, Profile, load_profile
@@ -26,6 +27,9 @@ from conformance.profile_resolve import render_cpi_command
 from conformance.report import allure_steps
 
 OUTCOME = pytest.StashKey[dict]()
+#: The CPI methods that create cloud resources: each call is journaled in the ledger when it starts
+#: and when it ends, so that what a call created without a usable answer can be found and attributed.
+CREATING = ("create_stemcell", "create_vm", "create_disk", "snapshot_disk")
 
 
 @dataclass
@@ -39,23 +43,55 @@ class RunState:
     private_dir: Path
     ledger: Ledger = field(init=False)
     calls: JsonlFile = field(init=False)
+    session_errors: JsonlFile = field(init=False)
+    interrupts: Interrupts | None = None
     current: str = "session"
     records: dict[str, list] = field(default_factory=dict)
 
     def __post_init__(self):
         self.ledger = Ledger(self.report_dir / "ledger.jsonl", self.run_id, self.worker)
         self.calls = JsonlFile(self.report_dir / "calls.jsonl")
+        self.session_errors = JsonlFile(self.report_dir / "session-errors.jsonl")
+
+    def cut_short(self) -> bool:
+        """A second interrupt came: cleanup stacks leave their remaining steps to `conformance cleanup`."""
+        return bool(self.interrupts and self.interrupts.cut_short())
+
+    def call_started(self, method: str, request_id: str, arguments: list, timeout: float) -> None:
+        if method in CREATING:
+            self.ledger.record("call-started", "call", request_id, method=method, timeout=timeout,
+                               hints=call_hints(method, arguments))
 
     def worker_index(self) -> int:
         return int(self.worker[2:]) if self.worker.startswith("gw") else 0
 
     def record_call(self, record) -> None:
+        if record.method in CREATING:
+            outcome = "interrupted" if record.outcome == "pending" else record.outcome
+            self.ledger.record("call-ended", "call", record.request_id, method=record.method, outcome=outcome,
+                               usable=outcome == "ok")
         self.records.setdefault(self.current, []).append(record)
         self.calls.append({"nodeid": self.current, "worker": self.worker, **record.to_dict()})
         allure_steps.record_call(record)
 
 
 STATE = pytest.StashKey[RunState]()
+
+
+def call_hints(method: str, arguments: list) -> dict:
+    """What a creating call asked for that its resources would show (by the Director's argument
+    order): the stemcell and static IPs of create_vm, the size of create_disk, the disk of
+    snapshot_disk. Read by conformance.cloud.attribution."""
+    args = list(arguments) + [None] * 6
+    if method == "create_vm":
+        networks = args[3] if isinstance(args[3], dict) else {}
+        ips = [net["ip"] for net in networks.values() if isinstance(net, dict) and net.get("ip")]
+        return {"agent_id": args[0], "stemcell_cid": args[1], "ips": ips}
+    if method == "create_disk":
+        return {"size_mib": args[0], "vm_cid": args[2]}
+    if method == "snapshot_disk":
+        return {"disk_cid": args[0]}
+    return {}
 
 
 def configure(config) -> RunState:
@@ -157,7 +193,7 @@ def cpi(run) -> CpiClient:
     return CpiClient(cpi_command(run), api_version=profile.cpi.api_version, env=profile.cpi.env,
                      secrets=profile.secrets, timeout=profile.timeouts.cpi_call,
                      method_timeouts=profile.cpi.method_timeouts, on_record=run.record_call,
-                     director_uuid=director_uuid(run.run_id))
+                     on_start=run.call_started, director_uuid=director_uuid(run.run_id))
 
 
 def director_uuid(run_id: str) -> str:
@@ -167,14 +203,14 @@ def director_uuid(run_id: str) -> str:
 
 @pytest.fixture
 def cleanup(request, run):
-    stack = CleanupStack(run.ledger)
+    stack = CleanupStack(run.ledger, stop=run.cut_short)
     yield stack
     _finish(run, stack, request.node)
 
 
 @pytest.fixture(scope="module")
 def module_cleanup(request, run):
-    stack = CleanupStack(run.ledger)
+    stack = CleanupStack(run.ledger, stop=run.cut_short)
     yield stack
     _finish(run, stack, request.node)
 
@@ -187,16 +223,70 @@ def _finish(state: RunState, stack: CleanupStack, node) -> None:
     stack.run()
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_setup(item):
-    item.config.stash[STATE].current = item.nodeid
+    state = item.config.stash[STATE]
+    state.current = item.nodeid
     if item.parent is not None:
         item.parent._cfm_items = [*getattr(item.parent, "_cfm_items", []), item]
+    with _phase(state, "test"):
+        if state.interrupts:
+            state.interrupts.check_marker()
+        return (yield)
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item):
+    with _phase(item.config.stash[STATE], "cleanup"):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_sessionfinish(session):
+    """Around the session's own teardown (module and session fixtures, and every fixture still up
+    after an interrupt): whatever fails there is recorded for results.json and said in one line,
+    never a traceback that stops the results and reports from being written."""
+    state = session.config.stash[STATE]
+    with _phase(state, "cleanup"):
+        try:
+            return (yield)
+        except Exception as exc:  # a cleanup that failed at the session's end (CleanupError, CutShort...)
+            for problem in _flatten(exc):
+                message = f"{type(problem).__name__}: {problem}"
+                state.session_errors.append({"worker": state.worker, "error": message[:8000]})
+                if state.interrupts:
+                    state.interrupts.say(f"teardown at the end of the session: {message[:2000]}")
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return None
+
+
+def _flatten(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for sub in exc.exceptions for leaf in _flatten(sub)]
+    return [exc]
+
+
+class _phase:
+    """What an interrupt meets: a test (stop it), a cleanup (let it run, or cut it short), other."""
+
+    def __init__(self, state: RunState, phase: str):
+        self.interrupts, self.phase = state.interrupts, phase
+
+    def __enter__(self):
+        if self.interrupts:
+            self.previous, self.interrupts.phase = self.interrupts.phase, self.phase
+
+    def __exit__(self, *exc):
+        if self.interrupts:
+            self.interrupts.phase = self.previous
+        return False
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_call(item):
-    result = yield
+    with _phase(item.config.stash[STATE], "test"):
+        result = yield
     leaks = [r for r in item.config.stash[STATE].records.get(item.nodeid, []) if r.leaked_in]
     if leaks:
         first = leaks[0]

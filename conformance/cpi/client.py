@@ -54,6 +54,7 @@ class CpiClient:
         context: dict[str, Any] | None = None,
         stemcell_api_version: int | None = director.DEFAULT_STEMCELL_API_VERSION,
         on_record: Callable[[CallRecord], Any] | None = None,
+        on_start: Callable[[str, str, list[Any], float], Any] | None = None,
         raise_on_leak: bool = True,
     ):
         if not command:
@@ -70,6 +71,7 @@ class CpiClient:
         self._rng = random.Random()
         self._request_ids: set[str] = set()
         self.on_record = on_record
+        self.on_start = on_start  # (method, request id, arguments, timeout) before the CPI starts
         self.raise_on_leak = raise_on_leak
         self.records: list[CallRecord] = []
 
@@ -108,8 +110,11 @@ class CpiClient:
         request = self.request(method, list(arguments), context, api_version, stemcell_api_version)
         record = CallRecord(method, request.request_id, self.redactor.doc(request.arguments))
         self.records.append(record)
+        deadline = timeout or self.method_timeouts.get(method, self.timeout)
+        if self.on_start is not None:
+            self.on_start(method, request.request_id, list(arguments), deadline)
         try:
-            return self._call(request, record, timeout or self.method_timeouts.get(method, self.timeout))
+            return self._call(request, record, deadline)
         finally:
             if self.on_record is not None:
                 self.on_record(record)

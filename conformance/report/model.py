@@ -18,7 +18,7 @@ from conformance.results import canonical_digest, code_digest
 
 FAILING = ("failed", "error", "xpassed")
 EXIT_MEANING = {0: "all selected tests ran", 1: "tests failed", 2: "interrupted", 3: "internal error",
-                4: "usage error", 5: "no tests collected"}
+                4: "usage error", 5: "no tests collected", 130: "interrupted by SIGINT", 143: "interrupted by SIGTERM"}
 LONGREPR_LINES = 40
 
 
@@ -99,6 +99,10 @@ def verdict(doc: dict[str, Any], check: Integrity | None = None) -> Verdict:
     if not check.ok:
         claimed = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no test"
         return Verdict("UNVERIFIED", False, f"digest mismatch: edited or partial; the record claims {claimed}")
+    interrupted = doc.get("interrupted")
+    if interrupted:  # what ran may have failed, but the run did not end: no verdict on the whole
+        ran = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no test finished"
+        return Verdict("INCOMPLETE", False, f"interrupted by {interrupted.get('signal')}: {ran}")
     if bad:
         return Verdict("FAIL", False, ", ".join(f"{n} {k}" for k, n in bad.items()))
     if counts.get("runner error"):
