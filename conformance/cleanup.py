@@ -73,11 +73,12 @@ class Ledger:
 
 class CleanupStack:
     def __init__(self, ledger: Ledger | None = None, not_found: Callable[[BaseException], bool] = is_not_found,
-                 stop: Callable[[], bool] = lambda: False):
+                 stop: Callable[[], bool] = lambda: False, on_step: Callable[[str, str], Any] | None = None):
         self._steps: list[tuple[str, Callable[[], Any], tuple[str, str] | None]] = []
         self._ledger = ledger
         self._not_found = not_found
         self._stop = stop  # true once the run was told to cut its cleanups short (a second interrupt)
+        self._on_step = on_step or (lambda description, outcome: None)  # (description, what happened)
 
     def __len__(self) -> int:
         return len(self._steps)
@@ -97,6 +98,7 @@ class CleanupStack:
             if self._stop():
                 failures.append((description, CleanupLeft("not run: the cleanup was cut short; the ledger "
                                                           "keeps it for `conformance cleanup`")))
+                self._on_step(description, "left for `conformance cleanup`")
                 continue
             try:
                 step()
@@ -104,8 +106,12 @@ class CleanupStack:
                 if not self._not_found(exc):
                     log.warning("cleanup step failed: %s: %s", description, exc)
                     failures.append((description, exc))
+                    self._on_step(description, f"failed: {type(exc).__name__}: {str(exc)[:300]}")
                     continue
                 log.info("cleanup: %s: already gone", description)
+                self._on_step(description, "already gone")
+            else:
+                self._on_step(description, "done")
             if resource is not None and self._ledger is not None:
                 self._ledger.record("deleted", *resource)
         if failures:

@@ -108,9 +108,7 @@ def ssh_public_key(profile) -> str:
 
 @pytest.fixture(scope="session")
 def session_cleanup(run):
-    from conformance.cleanup import CleanupStack
-
-    stack = CleanupStack(run.ledger)
+    stack = run.new_stack()
     yield stack
     stack.run()
 

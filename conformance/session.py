@@ -57,6 +57,14 @@ class RunState:
         """A second interrupt came: cleanup stacks leave their remaining steps to `conformance cleanup`."""
         return bool(self.interrupts and self.interrupts.cut_short())
 
+    def cleanup_step(self, description: str, outcome: str) -> None:
+        """After an interrupt, each cleanup step is said as it ends (the user sees the run clean up)."""
+        if self.interrupts and self.interrupts.signum:
+            self.interrupts.say(f"{self.worker}: cleanup: {description}: {outcome}")
+
+    def new_stack(self) -> CleanupStack:
+        return CleanupStack(self.ledger, stop=self.cut_short, on_step=self.cleanup_step)
+
     def call_started(self, method: str, request_id: str, arguments: list, timeout: float) -> None:
         if method in CREATING:
             self.ledger.record("call-started", "call", request_id, method=method, timeout=timeout,
@@ -203,14 +211,14 @@ def director_uuid(run_id: str) -> str:
 
 @pytest.fixture
 def cleanup(request, run):
-    stack = CleanupStack(run.ledger, stop=run.cut_short)
+    stack = run.new_stack()
     yield stack
     _finish(run, stack, request.node)
 
 
 @pytest.fixture(scope="module")
 def module_cleanup(request, run):
-    stack = CleanupStack(run.ledger, stop=run.cut_short)
+    stack = run.new_stack()
     yield stack
     _finish(run, stack, request.node)
 

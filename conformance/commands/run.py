@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -79,16 +80,17 @@ def runner_ready(profile, report_dir: str) -> bool:
 
 
 def run_pytest(argv: list[str]) -> int:
-    """pytest in a child process (so assertion rewriting sees a fresh interpreter). Ctrl-C reaches the
-    child through the terminal (we only wait for it); SIGTERM is passed on; either way the child runs
-    its cleanups (the plugin turns SIGTERM into an interrupt)."""
-    child = subprocess.Popen([sys.executable, "-m", "pytest", *argv])
+    """pytest in a child process (so assertion rewriting sees a fresh interpreter) and in a process
+    group of its own: a terminal's Ctrl-C reaches only this process, which passes SIGINT and SIGTERM
+    on exactly once (pytest counts a second one as "stop waiting for cleanups"). pytest then stops
+    its tests, runs every cleanup and exits 130 / 143 (conformance.interrupts)."""
+    child = subprocess.Popen([sys.executable, "-m", "pytest", *argv], process_group=0)
 
     def forward(signum, _frame):
-        child.send_signal(signum)
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
 
-    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, forward),
-                signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN)}
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         while True:
             try:
