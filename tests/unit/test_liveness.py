@@ -1,0 +1,60 @@
+"""A run's liveness mark: alive only while that very process runs on this host."""
+
+import json
+import os
+import socket
+import subprocess
+
+import pytest
+
+from conformance import liveness
+
+pytestmark = pytest.mark.unit
+
+
+def write(run_dir, **record):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "alive.json").write_text(json.dumps(record))
+
+
+def test_mark_names_this_process_and_owner_finds_it_alive(tmp_path):
+    run_dir = tmp_path / "20261202t100000-abcd"
+    liveness.mark(run_dir)
+    record = liveness.owner(run_dir)
+    assert record is not None and record["pid"] == os.getpid() and record["hostname"] == socket.gethostname()
+    assert record["start_ticks"] > 0 and record["started"] > 0
+    assert sorted(p.name for p in run_dir.iterdir()) == ["alive.json"], "no temporary file left behind"
+
+
+def test_clear_removes_the_mark_and_twice_is_fine(tmp_path):
+    liveness.mark(tmp_path)
+    liveness.clear(tmp_path)
+    liveness.clear(tmp_path)
+    assert liveness.state(tmp_path) == ("absent", None) and liveness.owner(tmp_path) is None
+
+
+def test_a_dead_pid_is_stale(tmp_path):
+    child = subprocess.Popen(["true"])
+    child.wait()
+    write(tmp_path, pid=child.pid, start_ticks=1, hostname=socket.gethostname(), started=0)
+    assert liveness.state(tmp_path)[0] == "stale" and liveness.owner(tmp_path) is None
+
+
+def test_a_recycled_pid_is_not_the_run(tmp_path):
+    liveness.mark(tmp_path)
+    record = liveness.read(tmp_path)
+    write(tmp_path, **{**record, "start_ticks": record["start_ticks"] - 1})
+    assert liveness.state(tmp_path)[0] == "stale"
+
+
+def test_a_mark_from_another_host_cannot_be_judged_here(tmp_path):
+    write(tmp_path, pid=os.getpid(), start_ticks=1, hostname="elsewhere.example", started=0)
+    found, record = liveness.state(tmp_path)
+    assert found == "elsewhere" and record["hostname"] == "elsewhere.example"
+    assert liveness.owner(tmp_path) is None
+
+
+@pytest.mark.parametrize("text", ["", "{", "[1, 2]", '{"pid": "x", "hostname": null}'])
+def test_an_unreadable_mark_is_never_alive(tmp_path, text):
+    (tmp_path / "alive.json").write_text(text)
+    assert liveness.owner(tmp_path) is None
