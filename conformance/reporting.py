@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from conformance.cleanup import Ledger
 from conformance.jsonl import read_jsonl
 from conformance.profile import redacted
 from conformance.results import ResultsCollector, build
@@ -32,9 +33,18 @@ class ResultsPlugin:
             interrupts = self.state.interrupts
             if interrupts and interrupts.exit_code():
                 session.exitstatus = interrupts.exit_code()
-            self._write(int(session.exitstatus))
+            try:
+                cleanup = leave_nothing(self.state)
+            except Exception as exc:  # the results are written all the same, with the reason
+                cleanup = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
+                self._say(f"end-of-run sweep failed: {cleanup['error']}")
+            self._write(int(session.exitstatus), cleanup)
 
-    def _write(self, exitstatus: int) -> None:
+    def _say(self, text: str) -> None:
+        if self.state.interrupts:
+            self.state.interrupts.say(text)
+
+    def _write(self, exitstatus: int, cleanup: dict) -> None:
         state, profile = self.state, self.state.profile
         doc = build(run_id=state.run_id, profile_doc=redacted(profile), profile_name=profile.name,
                     release=profile.release, cpi_command=profile.command_with_dirs(),
@@ -45,7 +55,7 @@ class ResultsPlugin:
                                "markexpr": self.config.getoption("markexpr") or None,
                                "exitstatus": exitstatus},
                     interrupted=state.interrupts.record() if state.interrupts else None,
-                    session_errors=read_jsonl(state.report_dir / "session-errors.jsonl"))
+                    session_errors=read_jsonl(state.report_dir / "session-errors.jsonl"), cleanup=cleanup)
         path = state.report_dir / "results.json"
         path.write_text(json.dumps(doc, indent=1, sort_keys=True, default=str))
 
@@ -60,3 +70,61 @@ class ResultsPlugin:
             return {**base, **fingerprint.fingerprint(inspector.connect(profile.cloud, profile.region))}
         except Exception as exc:  # the report is still written, with the reason
             return {**base, "services": {}, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+
+
+def leave_nothing(state) -> dict:
+    """The run's last word on its resources: what its ledger still holds (not kept on purpose with
+    --keep-on-failure) and what CPI calls without a usable answer created are removed through the
+    cloud API, not the CPI (which may be the broken part), and said. Returns results.json's
+    "cleanup" record: counts, what was swept, what could not be, what could not be attributed."""
+    profile, path = state.profile, state.report_dir / "ledger.jsonl"
+    entries = Ledger.read(path) if path.exists() else []
+    resources = [e for e in entries if e["kind"] != "call"]
+    kept = {(e["kind"], e["id"]) for e in resources if e["event"] == "abandoned"}
+    outstanding = [e for e in (Ledger.outstanding(path) if path.exists() else []) if (e["kind"], e["id"]) not in kept]
+    record = {"created": sum(e["event"] == "created" for e in resources),
+              "deleted": sum(e["event"] == "deleted" for e in resources), "kept": sorted(i for _, i in kept),
+              "swept": [], "failed": [], "unattributed": [], "left": []}
+    from conformance.cloud import attribution
+
+    suspects = attribution.suspect_calls(entries, default_timeout=profile.timeouts.cpi_call)
+    if not outstanding and not suspects:
+        return record
+    say = state.interrupts.say if state.interrupts else (lambda text: None)
+    left = [f"{e['kind']} {e['id']}" for e in outstanding]
+    if profile.cloud is None or not profile.features.cloud_witness or state.cut_short():
+        why = "the cleanup was cut short" if state.cut_short() else "no cloud witness to remove them with"
+        record["left"] = left
+        if left:
+            say(f"{len(left)} resource(s) left ({why}): {', '.join(left)}; remove them with "
+                f"`conformance cleanup --run-id {state.run_id} --profile {profile.source}`")
+        return record
+    from conformance.cloud import inspector, sweep
+
+    conn = inspector.connect(profile.cloud, profile.region)
+    items = [sweep.Leftover(e["kind"], e["id"], e.get("name", ""), state.run_id, "ledger",
+                            reason="still in the ledger at the end of the run (its cleanup failed or never ran)")
+             for e in outstanding]
+    outcome = sweep.remove(conn, items, profile.timeouts)
+    deleted, failed, unattributed = sweep.reap_calls(conn, path, [w.request_id for w in suspects], (), profile.timeouts)
+    for item in outcome.deleted:
+        state.ledger.record("deleted", item.kind, item.id, by="end-of-run sweep")
+        record["swept"].append({**item.doc(), "why": item.reason})
+        say(f"end of run: removed {item.kind} {item.id} through the cloud API ({item.reason})")
+    for finding in deleted:
+        record["swept"].append({"kind": finding.kind, "id": finding.id, "name": finding.name,
+                                "why": finding.reason, "request_id": finding.request_id})
+        say(f"end of run: removed {finding.kind} {finding.id}: {finding.reason}")
+    for item, why in [*outcome.failed, *failed]:
+        record["failed"].append({"kind": item.kind, "id": item.id, "name": item.name, "error": why})
+    for finding in unattributed:
+        record["unattributed"].append({"kind": finding.kind, "id": finding.id, "name": finding.name,
+                                       "why": finding.reason})
+        say(f"end of run: not removed (cannot be attributed to this run): {finding.kind} {finding.id}: "
+            f"{finding.reason}")
+    record["left"] = [f"{f['kind']} {f['id']}" for f in record["failed"]]
+    if record["left"]:
+        say(f"{len(record['left'])} resource(s) could not be removed: "
+            + "; ".join(f"{f['kind']} {f['id']}: {f['error']}" for f in record["failed"])
+            + f"; try `conformance cleanup --run-id {state.run_id} --profile {profile.source}`")
+    return record

@@ -124,7 +124,8 @@ def canonical_digest(doc: dict[str, Any]) -> str:
 
 def build(*, run_id: str, profile_doc: dict, profile_name: str, release: str, cpi_command: list[str],
           api_version: int, collector: ResultsCollector, calls_path: Path, fingerprint: dict, certify: bool,
-          selection: dict, interrupted: dict | None = None, session_errors: list | None = None) -> dict[str, Any]:
+          selection: dict, interrupted: dict | None = None, session_errors: list | None = None,
+          cleanup: dict | None = None) -> dict[str, Any]:
     calls = read_jsonl(calls_path)
     by_test: dict[str, list] = {}
     for call in calls:
@@ -146,7 +147,7 @@ def build(*, run_id: str, profile_doc: dict, profile_name: str, release: str, cp
         "cpi": {"command": cpi_command, "api_version": api_version, "info": info},
         "cloud": fingerprint, "summary": counts, "tests": sorted(tests, key=lambda t: t["nodeid"]),
         "setup_calls": by_test.get("session", []),
-        "interrupted": interrupted, "session_errors": session_errors or [],
+        "interrupted": interrupted, "session_errors": session_errors or [], "cleanup": cleanup or {},
     }
     doc["digest"] = {"algorithm": "sha256", "canonical": canonical_digest(doc)}
     return doc

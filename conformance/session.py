@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import addresses, casing, requirements
+from conformance import addresses, casing, liveness, requirements
 from conformance.cleanup import CleanupStack, Ledger
 from conformance.cpi.client import CpiClient
 from conformance.errors import ProfileError
@@ -118,6 +118,9 @@ def configure(config) -> RunState:
     state = RunState(profile, run_id, report_dir, os.environ.get("PYTEST_XDIST_WORKER", "main"), workers,
                      config.getoption("keep_on_failure"), private)
     config.add_cleanup(lambda: shutil.rmtree(private, ignore_errors=True))
+    if not workerinput:  # the run's main process: `conformance cleanup` refuses this run while it lives
+        liveness.mark(report_dir)
+        config.add_cleanup(lambda: liveness.clear(report_dir))
     return state
 
 

@@ -16,25 +16,13 @@ from conformance.cleanup import Ledger
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "fixtures"))
 import official_cpi as official_cpi_sources  # noqa: E402
+from project import project_resources  # noqa: E402
 
 pytestmark = pytest.mark.cloud
 
 ROOT = Path(__file__).parents[2]
-INFRA_PORTS = ("network:router_interface", "network:router_gateway", "network:dhcp", "network:floatingip")
 # What a profile may leave unrun, and why (anything else skipped is a failure of this test).
 ALLOWED_SKIPS = {"profiles/local.yml": (), "profiles/local-official.yml": ("features.get_disks is false",)}
-
-
-def project_resources(conn) -> set[tuple[str, str, str]]:
-    """Everything a CPI or the suite can leave in the test project, as (kind, id, name)."""
-    found = {("server", s.id, s.name) for s in conn.compute.servers()}
-    found |= {("volume", v.id, v.name or "") for v in conn.block_storage.volumes()}
-    found |= {("snapshot", s.id, s.name or "") for s in conn.block_storage.snapshots()}
-    found |= {("floating ip", f.id, f.floating_ip_address) for f in conn.network.ips(project_id=conn.current_project_id)}
-    found |= {("port", p.id, f"{p.name} {[i['ip_address'] for i in p.fixed_ips]}")
-              for p in conn.network.ports(project_id=conn.current_project_id) if p.device_owner not in INFRA_PORTS}
-    found |= {("image", i.id, i.name) for i in conn.image.images(owner=conn.current_project_id)}
-    return found
 
 
 @pytest.fixture(scope="module")
