@@ -38,6 +38,12 @@ def pytest_configure(config):
     if config.getoption("profile"):
         from conformance import fixtures, session
 
+        if getattr(config.option, "maxworkerrestart", "unset") is None:
+            # A crashed worker is not replaced: its static IPs, VMs and ledger entries are its
+            # own; a stranger in its slot would meet them (Conflict on the IPs) and fail for the
+            # wrong reason. The run ends INCOMPLETE instead, and the end-of-run sweep clears up.
+            config.option.maxworkerrestart = "0"
+
         state = session.configure(config)
         config.stash[session.STATE] = state
         # Plugin modules, not objects: their fixtures are plain functions reaching the run's state

@@ -84,7 +84,10 @@ def leave_nothing(state) -> dict:
     outstanding = [e for e in (Ledger.outstanding(path) if path.exists() else []) if (e["kind"], e["id"]) not in kept]
     record = {"created": sum(e["event"] == "created" for e in resources),
               "deleted": sum(e["event"] == "deleted" for e in resources), "kept": sorted(i for _, i in kept),
-              "swept": [], "failed": [], "unattributed": [], "left": []}
+              "swept": [{"kind": e["kind"], "id": e["id"], "name": e.get("name", ""), "why": e.get("reason", ""),
+                         "request_id": e.get("request_id"), "after": e.get("test")}
+                        for e in resources if e["event"] == "reaped"],
+              "failed": [], "unattributed": [], "left": []}
     from conformance.cloud import attribution
 
     suspects = attribution.suspect_calls(entries, default_timeout=profile.timeouts.cpi_call)

@@ -57,6 +57,10 @@ class RunState:
         """A second interrupt came: cleanup stacks leave their remaining steps to `conformance cleanup`."""
         return bool(self.interrupts and self.interrupts.cut_short())
 
+    def say(self, text: str) -> None:
+        if self.interrupts:
+            self.interrupts.say(f"{self.worker}: {text}")
+
     def cleanup_step(self, description: str, outcome: str) -> None:
         """After an interrupt, each cleanup step is said as it ends (the user sees the run clean up)."""
         if self.interrupts and self.interrupts.signum:
@@ -77,13 +81,20 @@ class RunState:
         if record.method in CREATING:
             outcome = "interrupted" if record.outcome == "pending" else record.outcome
             self.ledger.record("call-ended", "call", record.request_id, method=record.method, outcome=outcome,
-                               usable=outcome == "ok")
+                               usable=outcome == "ok", result_id=_cid(record.result) if outcome == "ok" else None)
         self.records.setdefault(self.current, []).append(record)
         self.calls.append({"nodeid": self.current, "worker": self.worker, **record.to_dict()})
         allure_steps.record_call(record)
 
 
 STATE = pytest.StashKey[RunState]()
+
+
+def _cid(result) -> str | None:
+    """The cid a creating call answered with (create_vm v2 answers [cid, networks])."""
+    if isinstance(result, list) and result:
+        result = result[0]
+    return result if isinstance(result, str) else None
 
 
 def call_hints(method: str, arguments: list) -> dict:
@@ -248,8 +259,38 @@ def pytest_runtest_setup(item):
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_teardown(item):
-    with _phase(item.config.stash[STATE], "cleanup"):
-        return (yield)
+    state = item.config.stash[STATE]
+    with _phase(state, "cleanup"):
+        try:
+            return (yield)
+        finally:
+            reap_after(state, item.nodeid)
+
+
+def reap_after(state: RunState, nodeid: str) -> None:
+    """After a test whose creating CPI calls gave no usable answer: what they made anyway (found by
+    conformance.cloud.attribution) is removed through the cloud API at once, so that it cannot
+    hold a static IP or a quota that a later test of the run needs. Recorded in the ledger as
+    "reaped" (results.json's cleanup.swept); never raises: the end of the run tries again."""
+    profile = state.profile
+    unusable = [r.request_id for r in state.records.get(nodeid, []) if r.method in CREATING and r.outcome != "ok"]
+    if not unusable or profile.cloud is None or not profile.features.cloud_witness or state.cut_short():
+        return
+    from conformance.cloud import inspector, sweep
+
+    try:
+        conn = inspector.connect(profile.cloud, profile.region)
+        deleted, failed, _ = sweep.reap_calls(conn, state.ledger.path, unusable, (), profile.timeouts)
+    except Exception as exc:  # the end-of-run sweep tries again
+        state.say(f"after {nodeid}: could not look for what its failed calls created: {type(exc).__name__}: "
+                  f"{str(exc)[:300]}")
+        return
+    for finding in deleted:
+        state.ledger.record("reaped", finding.kind, finding.id, name=finding.name, reason=finding.reason,
+                            request_id=finding.request_id, test=nodeid)
+        state.say(f"after {nodeid}: removed {finding.kind} {finding.id}: {finding.reason}")
+    for finding, why in failed:
+        state.say(f"after {nodeid}: could not remove {finding.kind} {finding.id} ({finding.reason}): {why}")
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)

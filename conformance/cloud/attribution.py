@@ -83,6 +83,13 @@ class Finding:
     during: tuple[str, ...] = ()  # request ids of every call window it was created in
 
 
+def ledger_ids(entries: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Every id a ledger names: its resources, its requests, and the cids that creating calls
+    answered with (a resource a call answered for is never a stranger, even in the moment before
+    its test registers it for cleanup)."""
+    return {str(e[key]) for e in entries for key in ("id", "result_id") if e.get(key)}
+
+
 def suspect_calls(entries: Iterable[Mapping[str, Any]], *, default_timeout: float = 900.0) -> list[CallWindow]:
     """Creating calls that started and either never ended or ended with an unusable answer."""
     started: dict[tuple[str, str], Mapping[str, Any]] = {}

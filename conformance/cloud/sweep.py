@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from conformance.cleanup import Ledger, is_not_found
-from conformance.cloud.attribution import Finding, attribute, openstack_inventory, suspect_calls
+from conformance.cloud.attribution import Finding, attribute, ledger_ids, openstack_inventory, suspect_calls
 from conformance.cloud.inspector import VOLUME_FAILED, describe_server, describe_volume
 from conformance.naming import RUN_TAG, run_id_of, run_started
 from conformance.waiting import wait_for
@@ -315,7 +315,7 @@ def reap_calls(conn, ledger_path: str | os.PathLike, request_ids: Iterable[str],
     """
     wanted = set(request_ids)
     entries = Ledger.read(ledger_path)
-    known = set(known_ids) | {str(e.get("id")) for e in entries}
+    known = set(known_ids) | ledger_ids(entries)
     windows = suspect_calls(entries)
     if not any(w.request_id in wanted for w in windows):
         return [], [], []

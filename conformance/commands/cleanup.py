@@ -152,7 +152,7 @@ def _found(conn, ledgers: list[str]) -> tuple[list, list, list]:
     entries = [e for path in ledgers for e in Ledger.read(path)]
     tags = sweep.tagged(conn)
     windows = attribution.suspect_calls(entries)
-    known = {str(e.get("id")) for e in entries} | {t.id for t in tags}
+    known = attribution.ledger_ids(entries) | {t.id for t in tags}
     findings = attribution.attribute(attribution.openstack_inventory(conn), windows, known) if windows else []
     unattributed = [sweep.Leftover(f.kind, f.id, f.name, f.run_id, "attribution", f.reason)
                     for f in findings if not f.attributed]
