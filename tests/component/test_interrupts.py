@@ -129,6 +129,35 @@ def test_a_second_interrupt_cuts_the_cleanup_short_and_says_what_is_left(tmp_pat
     assert not (marks / "first-a").exists() and not (marks / "module-a").exists()
     doc = results(tmp_path)
     assert doc["interrupted"]["cut_short"] is True
+    # the teardown that pytest runs on its way out after an interrupt reports no test: its failures
+    # are in results.json's session_errors, one per step, from whichever process ran them
+    assert any("module cleanup of a: CleanupLeft" in e["error"] for e in doc["session_errors"]), doc["session_errors"]
     assert "cleanup waits short" in out, out[-3000:]
     assert "first step of a: CleanupLeft: not run" not in out  # the cut step failed, the next was left
     assert "module cleanup of a: CleanupLeft: not run: the cleanup was cut short" in out, out[-3000:]
+
+
+def test_a_session_cleanup_that_fails_at_the_end_still_leaves_results_and_says_why(tmp_path):
+    """-x stops the session early: the session fixture's cleanup fails on the way out; results.json
+    is written and holds the failure (as the last test's teardown error), the exit is 1."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "pytest.ini").write_text("[pytest]\nconformance_require_case_ids = true\n")
+    (suite / "test_s.py").write_text(
+        "import pytest\n\n"
+        "def broken():\n    raise RuntimeError('server still there after delete_vm answered OK')\n\n"
+        "@pytest.fixture(scope='session')\ndef shared(session_cleanup):\n"
+        "    session_cleanup.add('delete VM vm-1', broken)\n\n"
+        f"@pytest.mark.case('{CASES['a'][0]}')\ndef test_fails(shared):\n    assert False\n\n"
+        f"@pytest.mark.case('{CASES['a'][1]}')\ndef test_never(shared):\n    pass\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", str(suite), "--profile", str(FAKE_PROFILE), "-x",
+                           "--run-id", "20261202t000000-abcd", "--report-dir", str(tmp_path / "reports"),
+                           "-p", "no:cacheprovider", "-c", str(suite / "pytest.ini"), "--rootdir", str(suite)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    doc = results(tmp_path)
+    (test,) = doc["tests"]
+    teardown = [p for p in test["phases"] if p["when"] == "teardown"]
+    assert teardown and teardown[0]["outcome"] == "error"
+    assert "server still there after delete_vm answered OK" in teardown[0]["reason"]
