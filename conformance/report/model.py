@@ -88,6 +88,33 @@ def observations(doc: dict[str, Any]) -> list[dict[str, Any]]:
             for t in doc.get("tests", []) for text in t.get("observations") or []]
 
 
+def resources(doc: dict[str, Any]) -> str | None:
+    """One line on what the run created and whether it left anything (results.json's "cleanup"),
+    plus the interrupt, if any: the headline an operator wants after a run that went wrong."""
+    cleanup = doc.get("cleanup")
+    if not cleanup:
+        return None
+    if cleanup.get("error"):
+        return f"the end-of-run sweep failed: {cleanup['error']}"
+    parts = [f"{cleanup.get('created', 0)} created, {cleanup.get('deleted', 0)} deleted by their tests"]
+    if cleanup.get("swept"):
+        parts.append(f"{len(cleanup['swept'])} removed by the run itself through the cloud API "
+                     f"(" + "; ".join(f"{s['kind']} {s['id']}: {s.get('why') or '?'}" for s in cleanup["swept"][:5])
+                     + (", ..." if len(cleanup["swept"]) > 5 else "") + ")")
+    if cleanup.get("kept"):
+        parts.append(f"{len(cleanup['kept'])} kept on purpose (--keep-on-failure)")
+    left = cleanup.get("left") or []
+    parts.append(f"{len(left)} left" + (f": {', '.join(left)} (`conformance cleanup --run-id {doc.get('run_id')}`)"
+                                        if left else ""))
+    if cleanup.get("unattributed"):
+        parts.append(f"{len(cleanup['unattributed'])} created during failed calls but not attributable, not removed")
+    interrupted = doc.get("interrupted")
+    if interrupted:
+        parts.append(f"interrupted by {interrupted.get('signal')}"
+                     + (", cleanups cut short by a second interrupt" if interrupted.get("cut_short") else ""))
+    return "; ".join(parts)
+
+
 def verdict(doc: dict[str, Any], check: Integrity | None = None) -> Verdict:
     """PASS only when nothing failed or errored, pytest says the selection ran to its end, and the
     record is the one the run wrote (an edited results.json is UNVERIFIED, whatever it claims).

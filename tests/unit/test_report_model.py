@@ -179,3 +179,18 @@ def test_a_partial_record_still_renders(tmp_path):
     doc["digest"] = {"algorithm": "sha256", "canonical": canonical_digest(doc)}
     md = build.write_reports(write(tmp_path, doc))[1].read_text()
     assert "**Verdict: PASS**" in md and "| Other | **yes** | 1 passed |" in md
+
+
+def test_the_resources_line_says_what_the_run_left_and_how_to_remove_it():
+    from conformance.report.model import resources
+
+    doc = {"run_id": "20261202t000000-abcd", "interrupted": {"signal": "SIGINT", "at": 1.0, "cut_short": True},
+           "cleanup": {"created": 8, "deleted": 6, "kept": [], "unattributed": [],
+                       "swept": [{"kind": "port", "id": "p-1", "why": "holds 10.10.1.20"}],
+                       "left": ["server vm-1"], "failed": []}}
+    line = resources(doc)
+    assert line.startswith("8 created, 6 deleted by their tests; 1 removed by the run itself")
+    assert "port p-1: holds 10.10.1.20" in line
+    assert "1 left: server vm-1 (`conformance cleanup --run-id 20261202t000000-abcd`)" in line
+    assert "interrupted by SIGINT, cleanups cut short" in line
+    assert resources({"cleanup": {}}) is None and resources({}) is None
