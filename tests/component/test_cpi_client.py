@@ -247,23 +247,30 @@ def _child_of(parent: int, marker: str) -> int | None:
     return None
 
 
-def test_an_interrupt_during_a_call_kills_the_cpi_and_its_children():
-    """Ctrl-C (or SIGTERM, which the plugin turns into one) while a CPI call runs: the CPI's process
-    group is killed before the interrupt goes on, so no CPI outlives the run."""
-    import signal
+def _driver_in_a_call(preamble: str = ""):
+    """A process in the middle of a CPI call (a fake CPI that hangs with a child): the driver's
+    Popen and the CPI's process group id, once the guard, the CPI and its child all run."""
     import subprocess
 
-    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parents[2])!r})\n"
-              # as a terminal's Ctrl-C meets it, even where SIGINT came in ignored (an xdist worker)
-              "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parents[2])!r})\n{preamble}"
               "from conformance.cpi.process import run_process\n"
               f"run_process([sys.executable, {str(FAKE)!r}, 'hang-child'], b'{{}}', {{}}, 3600)\n")
     driver = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
     deadline, cpi = time.monotonic() + 20, None
-    while time.monotonic() < deadline and not (cpi and len(_group_members(cpi)) >= 2):
+    while time.monotonic() < deadline and not (cpi and len(_group_members(cpi)) >= 3):
         cpi = cpi or _child_of(driver.pid, "hang-child")
         time.sleep(0.2)
-    assert cpi and len(_group_members(cpi)) >= 2, "the fake CPI and its child never started"
+    assert cpi and len(_group_members(cpi)) >= 3, "the guard, the fake CPI and its child never started"
+    return driver, cpi
+
+
+def test_an_interrupt_during_a_call_kills_the_cpi_and_its_children():
+    """Ctrl-C (or SIGTERM, which the plugin turns into one) while a CPI call runs: the CPI's process
+    group is killed before the interrupt goes on, so no CPI outlives the run."""
+    import signal
+
+    # as a terminal's Ctrl-C meets it, even where SIGINT came in ignored (an xdist worker)
+    driver, cpi = _driver_in_a_call("import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n")
     driver.send_signal(signal.SIGINT)
     err = driver.communicate(timeout=30)[1].decode()
     assert "KeyboardInterrupt" in err, err[-2000:]
@@ -275,17 +282,8 @@ def test_a_runner_killed_during_a_call_takes_the_cpi_with_it():
     """SIGKILL of the process running a CPI call (a killed xdist worker, a killed run): nothing can
     run in the runner any more, yet the CPI's group dies with it (the guard's lifeline breaks)."""
     import signal
-    import subprocess
 
-    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parents[2])!r})\n"
-              "from conformance.cpi.process import run_process\n"
-              f"run_process([sys.executable, {str(FAKE)!r}, 'hang-child'], b'{{}}', {{}}, 3600)\n")
-    driver = subprocess.Popen([sys.executable, "-c", script])
-    deadline, cpi = time.monotonic() + 20, None
-    while time.monotonic() < deadline and not (cpi and len(_group_members(cpi)) >= 3):
-        cpi = cpi or _child_of(driver.pid, "hang-child")
-        time.sleep(0.2)
-    assert cpi and len(_group_members(cpi)) >= 3, "the guard, the fake CPI and its child never started"
+    driver, cpi = _driver_in_a_call()
     driver.send_signal(signal.SIGKILL)
     driver.wait(timeout=10)
     deadline = time.monotonic() + 10
