@@ -105,8 +105,10 @@ def leave_nothing(state) -> dict:
     from conformance.cloud import inspector, sweep
 
     conn = inspector.connect(profile.cloud, profile.region)
+    ips = attribution.answered_ips(entries)
     items = [sweep.Leftover(e["kind"], e["id"], e.get("name", ""), state.run_id, "ledger",
-                            reason="still in the ledger at the end of the run (its cleanup failed or never ran)")
+                            reason="still in the ledger at the end of the run (its cleanup failed or never ran)",
+                            ips=ips.get(e["id"], ()))
              for e in outstanding]
     outcome = sweep.remove(conn, items, profile.timeouts)
     deleted, failed, unattributed = sweep.reap_calls(conn, path, [w.request_id for w in suspects], (), profile.timeouts)

@@ -90,6 +90,15 @@ def ledger_ids(entries: Iterable[Mapping[str, Any]]) -> set[str]:
     return {str(e[key]) for e in entries for key in ("id", "result_id") if e.get(key)}
 
 
+def answered_ips(entries: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:
+    """server cid -> the static IPs its create_vm asked for (from the call journal): the ports a CPI
+    made for those IPs are the server's even once the server is gone and they are unbound."""
+    asked = {e["id"]: tuple((e.get("hints") or {}).get("ips") or ()) for e in entries
+             if e.get("event") == "call-started" and e.get("method") == "create_vm"}
+    return {str(e["result_id"]): asked.get(e["id"], ()) for e in entries
+            if e.get("event") == "call-ended" and e.get("result_id") and asked.get(e["id"])}
+
+
 def suspect_calls(entries: Iterable[Mapping[str, Any]], *, default_timeout: float = 900.0) -> list[CallWindow]:
     """Creating calls that started and either never ended or ended with an unusable answer."""
     started: dict[tuple[str, str], Mapping[str, Any]] = {}

@@ -24,7 +24,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from conformance.cleanup import Ledger, is_not_found
-from conformance.cloud.attribution import Finding, attribute, ledger_ids, openstack_inventory, suspect_calls
+from conformance.cloud.attribution import (
+    Finding,
+    answered_ips,
+    attribute,
+    ledger_ids,
+    openstack_inventory,
+    suspect_calls,
+)
 from conformance.cloud.inspector import VOLUME_FAILED, describe_server, describe_volume
 from conformance.naming import RUN_TAG, run_id_of, run_started
 from conformance.waiting import wait_for
@@ -56,6 +63,7 @@ class Leftover:
     reason: str = ""
     of: str | None = None  # the resource this one is a dependent of
     after: tuple[str, ...] = ()  # ids that must be gone before this one can go
+    ips: tuple[str, ...] = ()  # a server's static IPs as its create_vm asked (its ports hold them)
 
     def line(self) -> str:
         why = f": {self.reason}" if self.reason else ""
@@ -99,9 +107,13 @@ def tagged(conn) -> list[Leftover]:
 
 
 def from_ledgers(paths) -> list[Leftover]:
-    """What each ledger holds as created (or kept) and not deleted."""
-    return [Leftover(e["kind"], e["id"], e.get("name", ""), e.get("run_id"), "ledger")
-            for path in paths for e in Ledger.outstanding(path)]
+    """What each ledger holds as created (or kept) and not deleted; servers with their static IPs."""
+    found = []
+    for path in paths:
+        ips = answered_ips(Ledger.read(path))
+        found += [Leftover(e["kind"], e["id"], e.get("name", ""), e.get("run_id"), "ledger", ips=ips.get(e["id"], ()))
+                  for e in Ledger.outstanding(path)]
+    return found
 
 
 def from_findings(findings: Iterable[Finding]) -> list[Leftover]:
@@ -168,10 +180,16 @@ class Sweeper:
         return item, []
 
     def _ports_of(self, item: Leftover) -> list[Leftover]:
-        """Ports bound to the server now (Nova unbinds them when it goes), and ports named after it."""
+        """Ports bound to the server now (Nova unbinds them when it goes), ports named after it, and
+        unbound ports holding the static IPs its create_vm asked for (the server may be gone already:
+        a CPI killed half-way through delete_vm leaves its pre-created ports unbound and unnamed)."""
         ports = {p.id: p for p in self.conn.network.ports(device_id=item.id)}
-        if item.name:
-            ports.update({p.id: p for p in self.conn.network.ports() if (p.name or "").startswith(f"{item.name}-")})
+        if item.name or item.ips:
+            for port in self.conn.network.ports():
+                named = bool(item.name) and (port.name or "").startswith(f"{item.name}-")
+                holds = not port.device_id and any(f.get("ip_address") in item.ips for f in port.fixed_ips or [])
+                if named or holds:
+                    ports[port.id] = port
         return [Leftover("port", p.id, p.name or "", item.run_id, "dependent", f"port of server {item.id}",
                          of=item.id, after=(item.id,)) for p in ports.values()]
 

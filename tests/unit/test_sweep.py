@@ -262,3 +262,19 @@ def test_cleanup_says_a_cut_off_call_may_still_be_running(cloud, tmp_path, capsy
 def test_cleanup_refuses_a_run_id_that_is_not_a_directory_name(cloud, tmp_path, capsys):
     assert cleanup(tmp_path, "--run-id", "../x") == 2
     assert "a run id is the name of a directory under --report-dir" in capsys.readouterr().err
+
+
+def test_a_gone_servers_unbound_ports_holding_its_static_ips_are_swept(cloud, tmp_path, capsys):
+    """A run killed while its CPI was half-way through delete_vm: Nova's server is gone, the
+    reference CPI's pre-created ports are unbound; their IPs are the ones create_vm asked for."""
+    started = NOW.timestamp() - 60
+    cloud.add("port", "port-a", name="vm-1-manual-a", fixed_ips=[{"ip_address": "10.10.1.20"}])
+    cloud.add("port", "port-other", fixed_ips=[{"ip_address": "10.10.1.21"}])  # not this server's
+    write_ledger(tmp_path / RUN, [
+        {"ts": started, "event": "call-started", "kind": "call", "id": "cpi-222222", "method": "create_vm",
+         "timeout": 900.0, "hints": {"stemcell_cid": "img-stem", "ips": ["10.10.1.20"]}},
+        {"ts": started + 10, "event": "call-ended", "kind": "call", "id": "cpi-222222", "method": "create_vm",
+         "outcome": "ok", "usable": True, "result_id": "srv-gone"},
+        {"ts": started + 10, "event": "created", "kind": "server", "id": "srv-gone"}])
+    assert cleanup(tmp_path, "--run-id", RUN) == 0, capsys.readouterr()
+    assert not cloud.has("port", "port-a") and cloud.has("port", "port-other")
