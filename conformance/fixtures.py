@@ -56,8 +56,27 @@ def lab(cpi, conn, names, net_ids, static_ips, run) -> Lab:
         from conformance.cloud.inspector import CloudInspector
 
         cloud = CloudInspector(conn, interval=run.profile.timeouts.poll)
+    slices = _without_held_addresses(conn, static_ips, net_ids, run) if conn is not None else static_ips
     return Lab(profile=run.profile, cpi=cpi, cloud=cloud, conn=conn, names=names, net_ids=net_ids,
-               pool=IpPool(static_ips), run_id=run.run_id)
+               pool=IpPool(slices), run_id=run.run_id)
+
+
+def _without_held_addresses(conn, slices: dict[str, list], net_ids: dict[str, str], run) -> dict[str, list]:
+    """This worker's static IPs minus those a port in the project already holds: a leftover of a
+    killed run (or another user of the subnet) must not turn every create_vm of this run into a
+    Conflict, a failure of the CPI for the wrong reason. Each address left out is said, with its port."""
+    free = {}
+    for network, ips in slices.items():
+        held = {fixed["ip_address"]: port for port in conn.network.ports(network_id=net_ids[network])
+                for fixed in port.fixed_ips or []}
+        free[network] = [ip for ip in ips if str(ip) not in held]
+        for ip in ips:
+            port = held.get(str(ip))
+            if port is not None:
+                run.say(f"static IP {ip} of manual network {network!r} is held by port {port.id} "
+                        f"({port.name or 'unnamed'}, device {port.device_id or 'none'}, created {port.created_at}), "
+                        f"not by this run: not used (leftovers of killed runs: `conformance cleanup --older-than 1h`)")
+    return free
 
 
 @pytest.fixture(scope="session")

@@ -132,3 +132,26 @@ def test_a_range_in_vip_addresses_gives_one_floating_ip_per_vm(tmp_path):
               names=Names("20261201t000000-abcd"), net_ids={"a": "net-a"}, pool=IpPool({"a": ["10.10.1.10"]}),
               run_id="20261201t000000-abcd")
     assert lab.vip_pool == ["172.24.4.10", "172.24.4.11", "172.24.4.12", "172.24.4.20"]
+
+
+def test_static_ips_held_by_ports_in_the_project_are_left_out_and_said():
+    from types import SimpleNamespace
+
+    from conformance.fixtures import _without_held_addresses
+
+    leftover = SimpleNamespace(id="port-1", name="vm-x-manual-a", device_id="", created_at="2026-12-02T03:34:49Z",
+                               fixed_ips=[{"ip_address": "10.10.1.60"}])
+    listed = []
+
+    def ports(network_id):
+        listed.append(network_id)
+        return [leftover] if network_id == "net-a" else []
+
+    said = []
+    conn = SimpleNamespace(network=SimpleNamespace(ports=ports))
+    run = SimpleNamespace(say=said.append)
+    free = _without_held_addresses(conn, {"manual-a": ["10.10.1.60", "10.10.1.61"], "manual-b": ["10.10.2.60"]},
+                                   {"manual-a": "net-a", "manual-b": "net-b"}, run)
+    assert free == {"manual-a": ["10.10.1.61"], "manual-b": ["10.10.2.60"]}
+    assert listed == ["net-a", "net-b"]
+    assert len(said) == 1 and "10.10.1.60" in said[0] and "port-1" in said[0] and "conformance cleanup" in said[0]
