@@ -7,7 +7,7 @@ import importlib
 import logging
 import sys
 
-from conformance.errors import ConformanceError
+from conformance.core.errors import ConformanceError
 
 # Each entry: a module with ``register(subparsers)`` that adds its subcommand(s) and sets
 # ``func=handler`` where ``handler(args) -> int`` returns the exit code.

@@ -8,18 +8,21 @@ plan shows up as the program that went missing, on a fresh root (tests/freshroot
     component   the project's component tier: qemu, config-drive tools, sshd, chromium, jq
     stemcell    the test stemcell build (conformance/stemcell/host.py)
     localcloud  the local OpenStack (conformance/localcloud/packages.py and its daemons)
+
+It gathers the stemcell's and the local cloud's plans, so it sits above both and below the command
+line (`conformance host`); the dpkg query they share is conformance.core.host.missing_packages.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.errors import UsageError
+from conformance.core.errors import UsageError
+from conformance.core.host import missing_packages
 
 APT_LOCK_TIMEOUT = 900  # another apt-get (or an earlier step) may hold the dpkg lock
 
@@ -43,14 +46,6 @@ class Group:
             if not found:
                 gone.append(need)
         return gone
-
-
-def missing_packages(packages: tuple[str, ...] | list[str]) -> list[str]:
-    """The packages not in state '(install|hold) ok installed' (one dpkg-query call: fast when all are there)."""
-    proc = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Status}\n", *packages],
-                          capture_output=True, text=True)  # fmt: skip
-    have = {line.split()[0] for line in proc.stdout.splitlines() if line.endswith(" ok installed")}
-    return [p for p in packages if p not in have]
 
 
 def apt_install(packages: tuple[str, ...], progress: Callable[[str], object]) -> list[str]:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from conformance.waiting import wait_for
+from conformance.core.waiting import wait_for
 
 log = logging.getLogger("conformance.cloud")
 

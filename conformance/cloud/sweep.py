@@ -23,7 +23,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from conformance.cleanup import Ledger, is_not_found
 from conformance.cloud.attribution import (
     Finding,
     answered_ips,
@@ -33,8 +32,9 @@ from conformance.cloud.attribution import (
     suspect_calls,
 )
 from conformance.cloud.inspector import VOLUME_FAILED, describe_server, describe_volume
-from conformance.naming import RUN_TAG, run_id_of, run_started
-from conformance.waiting import wait_for
+from conformance.core.cleanup import Ledger, is_not_found
+from conformance.core.naming import RUN_TAG, run_id_of, run_started
+from conformance.core.waiting import wait_for
 
 ORDER = ("server", "floating_ip", "snapshot", "volume", "image", "port")
 VOLUME_BUSY = {"creating", "attaching", "detaching", "extending", "downloading", "uploading", "retyping",

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from conformance import liveness
-from conformance.cleanup import Ledger
-from conformance.errors import UsageError
+from conformance.core.cleanup import Ledger
+from conformance.core.errors import UsageError
 from conformance.profile import load_profile
+from conformance.run import liveness
 
 DESCRIPTION = """\
 Deletes what killed or kept runs left in the cloud: what their ledgers hold, what carries their run

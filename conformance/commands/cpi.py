@@ -10,13 +10,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from conformance import safeload
+from conformance.core import safeload
+from conformance.core.errors import UsageError
+from conformance.core.secrets import secrets_in
 from conformance.cpi.client import CpiClient
 from conformance.cpi.errors import CpiCallError, CpiError
-from conformance.errors import UsageError
 from conformance.profile import load_profile
-from conformance.profile_resolve import load_cpi_config, render_cpi_command
-from conformance.secrets import secrets_in
+from conformance.profile.resolve import load_cpi_config, render_cpi_command
 
 
 def register(subparsers) -> None:

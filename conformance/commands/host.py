@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from conformance import hostdeps
-from conformance.errors import UsageError
+from conformance.core.errors import UsageError
 
 ALL = ("runner", "component", "stemcell", "localcloud")
 

@@ -1,14 +1,14 @@
 """`conformance preflight --profile FILE`: what this machine (the test runner) needs for the profile's
 tests, each check with its status; exit 2 when something is missing. No cloud call.
 
-The same checks `conformance run` makes before its first cloud call (conformance/preflight.py):
+The same checks `conformance run` makes before its first cloud call (conformance/run/preflight.py):
 for every test the profile enables, not a -k/-m selection.
 """
 
 from __future__ import annotations
 
-from conformance import preflight
 from conformance.profile import load_profile
+from conformance.run import preflight
 
 
 def register(subparsers) -> None:

@@ -21,7 +21,7 @@ def check_profiles(args) -> int:
     for file in args.files:
         profile = load_profile(file, resolve=args.resolve)  # ProfileError -> exit 2 via the CLI
         if args.resolve:  # the CPI executable as `conformance run`'s preflight finds it
-            from conformance import preflight
+            from conformance.run import preflight
 
             check = preflight.check_cpi_command(profile)
             if check.status == "missing":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from conformance.errors import UsageError
+from conformance.core.errors import UsageError
 
 VERBS = ("merge", "verify")
 

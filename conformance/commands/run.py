@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conformance import preflight
-from conformance.naming import new_run_id
+from conformance.core.naming import new_run_id
 from conformance.profile import load_profile
+from conformance.run import preflight
 
 DEFAULT_PROFILE = "profiles/local.yml"
 SUITES = Path(__file__).resolve().parents[1] / "suites"
@@ -83,7 +83,7 @@ def run_pytest(argv: list[str]) -> int:
     """pytest in a child process (so assertion rewriting sees a fresh interpreter) and in a process
     group of its own: a terminal's Ctrl-C reaches only this process, which passes SIGINT and SIGTERM
     on exactly once (pytest counts a second one as "stop waiting for cleanups"). pytest then stops
-    its tests, runs every cleanup and exits 130 / 143 (conformance.interrupts)."""
+    its tests, runs every cleanup and exits 130 / 143 (conformance.run.interrupts)."""
     child = subprocess.Popen([sys.executable, "-m", "pytest", *argv], process_group=0)
 
     def forward(signum, _frame):

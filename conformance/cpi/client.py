@@ -5,7 +5,7 @@
                                                    stemcell_api_version=2))
 
 The envelope is the Director's (lib/clouds/external_cpi.rb): ``api_version`` at the top for CPI
-API v2, a context from conformance.director.context -- director_uuid, a ``cpi-NNNNNN`` request id,
+API v2, a context from conformance.cpi.director.context -- director_uuid, a ``cpi-NNNNNN`` request id,
 ``vm.stemcell.api_version`` only on the calls that concern a VM built from a stemcell, then the
 CPI-config properties (``context=``) merged over it.
 
@@ -25,13 +25,12 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from conformance import director
-from conformance.cpi import protocol
+from conformance.core.secrets import Redactor
+from conformance.cpi import director, protocol
 from conformance.cpi.errors import CpiBrokenResponse, CpiError, CpiNotRunnable, CpiTimeout, SecretLeak
 from conformance.cpi.process import run_process
 from conformance.cpi.record import LOG_KEEP, CallRecord, shorten
 from conformance.cpi.results import check_result
-from conformance.secrets import Redactor
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #: What is kept of an error type (a CPI may send megabytes there).
@@ -98,7 +97,7 @@ class CpiClient:
                 return rid
 
     def send(self, call, *, context: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
-        """A request built by conformance.director (its method, arguments and stemcell api_version);
+        """A request built by conformance.cpi.director (its method, arguments and stemcell api_version);
         ``context``: CPI-config properties for this call."""
         return self.call(call.method, *call.arguments, context=context, timeout=timeout,
                          stemcell_api_version=call.stemcell_api_version)

@@ -3,8 +3,8 @@ that come from the CPI are redacted before they get here."""
 
 from __future__ import annotations
 
+from conformance.core.errors import ConformanceError
 from conformance.cpi.protocol import KNOWN_ERROR_TYPES, short_type
-from conformance.errors import ConformanceError
 
 
 class CpiCallError(ConformanceError):

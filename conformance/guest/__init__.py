@@ -1,7 +1,7 @@
 """The guest witness: what a booted VM sees, asked over SSH (paramiko).
 
 A plain library: every timeout and interval is an argument, and it knows neither the profile,
-the run nor pytest (conformance.lab binds those). Parsers of tool output live in ``probes``
+the run nor pytest (conformance.run.lab binds those). Parsers of tool output live in ``probes``
 as pure functions; the config drive reader in ``configdrive``; SSH plumbing in ``ssh``.
 """
 

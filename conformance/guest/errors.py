@@ -1,13 +1,13 @@
 """Errors of the guest witness. Each names the host and the command or file it was about, and
 never the key: the SSH key is a secret and its path is the only thing about it we ever print.
 
-A command that exits non-zero is ``conformance.errors.GuestCommandFailed`` (shared with the
+A command that exits non-zero is ``conformance.core.errors.GuestCommandFailed`` (shared with the
 suites); these are the other ways talking to a guest goes wrong.
 """
 
 from __future__ import annotations
 
-from conformance.errors import ConformanceError
+from conformance.core.errors import ConformanceError
 
 
 class GuestError(ConformanceError):

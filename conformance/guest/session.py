@@ -4,7 +4,7 @@
         guest.interfaces()       # {"fa:16:3e:..": [IPv4Interface("10.0.0.5/24")]}
         guest.config_drive()     # what the VM read at boot
 
-Every timeout is an argument (the profile's names are bound in conformance.lab), and every
+Every timeout is an argument (the profile's names are bound in conformance.run.lab), and every
 command runs under one: ``command_timeout`` unless the call gives its own.
 """
 
@@ -16,11 +16,11 @@ from typing import Any
 
 import paramiko
 
-from conformance.errors import GuestCommandFailed
+from conformance.core.errors import GuestCommandFailed
+from conformance.core.waiting import wait_for
 from conformance.guest import configdrive, probes
 from conformance.guest.errors import GuestOutputError
 from conformance.guest.ssh import RETRY_ON, CommandResult, execute, fingerprint, load_key, open_client
-from conformance.waiting import wait_for
 
 # What ping says (exit 2) when the guest has no way to the address: a "no", not a broken probe.
 _NO_ROUTE = ("unreachable", "no route to host")

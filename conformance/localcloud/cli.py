@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from conformance.errors import UsageError
+from conformance.core.errors import UsageError
 from conformance.localcloud.layout import DEFAULT_STATE_DIR, Layout
 
 

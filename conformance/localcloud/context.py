@@ -9,14 +9,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conformance.errors import ConformanceError
+from conformance.core.errors import ConformanceError
+from conformance.core.waiting import wait_for
 from conformance.localcloud import daemons, ini
 from conformance.localcloud.config import API_TIMEOUT, HOST_IP, KEYSTONE_URL, POLL, PORT_OPEN_TIMEOUT, REGION
 from conformance.localcloud.daemons import Daemon
 from conformance.localcloud.layout import Layout
 from conformance.localcloud.passwords import Passwords
 from conformance.localcloud.procs import Runner
-from conformance.waiting import wait_for
 
 
 class StepFailed(ConformanceError):

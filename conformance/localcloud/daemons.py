@@ -16,11 +16,12 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conformance.errors import WaitTimeout
+from conformance.core.errors import WaitTimeout
+from conformance.core.host import start_time
+from conformance.core.waiting import wait_for
 from conformance.localcloud.config import DAEMON_STOP_TIMEOUT, POLL
 from conformance.localcloud.layout import Layout
 from conformance.localcloud.procs import user_groups
-from conformance.waiting import wait_for
 
 
 @dataclass(frozen=True)
@@ -42,16 +43,6 @@ def stale(layout: Layout, daemon: Daemon) -> list[str]:
     except FileNotFoundError:
         return []
     return [f for f in daemon.watch if Path(f).exists() and Path(f).stat().st_mtime > started]
-
-
-def start_time(pid: int) -> str | None:
-    """Field 22 of /proc/<pid>/stat (clock ticks since boot); None when there is no such process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return fields[19] if fields[0] != "Z" else None
 
 
 def read_pidfile(path: Path) -> int | None:

@@ -14,7 +14,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from conformance import hostdeps
+from conformance.core.host import missing_packages
 from conformance.localcloud.procs import Runner
 
 PACKAGES = (
@@ -56,7 +56,7 @@ APT_GET = (  # every install of the step: no prompts, no recommends, keep our co
 
 def missing(packages: tuple[str, ...] = PACKAGES) -> list[str]:
     """The local cloud's packages not installed yet (one dpkg-query call: fast on a warm `up`)."""
-    return hostdeps.missing_packages(packages)
+    return missing_packages(packages)
 
 
 def ensure_policy_rc_d() -> None:

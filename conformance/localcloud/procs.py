@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from conformance.errors import ConformanceError
+from conformance.core.errors import ConformanceError
 
 COMMAND_TIMEOUT = 900.0  # apt-get install on a fresh machine is the longest single command
 

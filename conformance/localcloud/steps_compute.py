@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.errors import ConformanceError
+from conformance.core.errors import ConformanceError
+from conformance.core.waiting import wait_for
 from conformance.localcloud import configs, daemons, ebtables, ini, services
 from conformance.localcloud.config import LIBVIRT_READY_TIMEOUT, POLL, SERVICE_UP_TIMEOUT
 from conformance.localcloud.context import Context, StepFailed
 from conformance.localcloud.steps_control import register, uwsgi_ini, with_stderr_logging
 from conformance.localcloud.steps_infra import empty_databases, ensure_dirs
-from conformance.waiting import wait_for
 
 VIRSH = ["virsh", "-c", "qemu:///system"]
 RPC_QUEUES = ("q-plugin", "q-l3-plugin", "q-reports-plugin")

@@ -7,10 +7,10 @@ import os
 import shutil
 from pathlib import Path
 
+from conformance.core.waiting import wait_for
 from conformance.localcloud import hostnet, packages, services
 from conformance.localcloud.config import DATABASES, POLL, RABBIT_READY_TIMEOUT
 from conformance.localcloud.context import Context, StepFailed
-from conformance.waiting import wait_for
 
 MARIADB_CNF = Path("/etc/mysql/mariadb.conf.d/99-cpi-conformance.cnf")
 MARIADB_SETTINGS = {

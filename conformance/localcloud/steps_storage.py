@@ -10,13 +10,13 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from conformance.core.waiting import wait_for
 from conformance.localcloud import configs, services
 from conformance.localcloud.config import CEPH_MON_ID, CEPH_OSD_BYTES, CEPH_POOL, CEPH_READY_TIMEOUT, POLL
 from conformance.localcloud.context import Context
 from conformance.localcloud.steps_compute import wait_service_up
 from conformance.localcloud.steps_control import register, uwsgi_ini, with_stderr_logging
 from conformance.localcloud.steps_infra import empty_databases, ensure_dirs
-from conformance.waiting import wait_for
 
 CEPH_CONF = Path(services.CEPH_CONF)
 MON_DIR = Path(f"/var/lib/ceph/mon/ceph-{CEPH_MON_ID}")

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from conformance.errors import ConformanceError
+from conformance.core.errors import ConformanceError
 from conformance.localcloud import facts, resources, steps_compute, steps_control, steps_infra, steps_storage
 from conformance.localcloud.config import (
     API_TIMEOUT,

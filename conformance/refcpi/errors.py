@@ -1,7 +1,7 @@
 """The CPI's own failures, one class per error type the Director knows.
 
 The reference CPI may import only openstacksdk, the standard library and the wire types, so these
-do not derive from conformance.errors: they are the CPI side of the wire, turned into
+do not derive from conformance.core.errors: they are the CPI side of the wire, turned into
 ``{"error": {"type": ..., "message": ..., "ok_to_retry": ...}}`` by main.py.
 Where the official CPI answers a loose ``CloudError`` ("Server `x' not found") we answer the precise
 subtype (VMNotFound, DiskNotFound): in the Ruby tree they *are* CloudErrors, so a Director that

@@ -1,6 +1,6 @@
 """The reference CPI's one wait: poll a resource until ready, gone, or failed; bounded.
 
-It may not use conformance.waiting (the CPI imports only openstacksdk, stdlib and the wire
+It may not use conformance.core.waiting (the CPI imports only openstacksdk, stdlib and the wire
 types), so this is its own small version with the same contract: fixed interval, deadline =
 state_timeout, a failure state ends the wait at once with the cloud's fault in the message, and
 a timeout says what it last saw.

@@ -21,7 +21,7 @@ from typing import Any
 log = logging.getLogger("conformance.report.allure")
 
 ATTACH_LIMIT = 20_000
-#: report.sections (added by conformance.session) worth attaching when a test fails.
+#: report.sections (added by conformance.run.session) worth attaching when a test fails.
 FAILURE_SECTIONS = ("cpi-calls", "cpi-log")  # captured output: allure-pytest attaches it itself
 #: Call outcomes where the protocol itself broke (an answered CPI error is a normal answer).
 BROKEN = ("broken", "timeout", "not-runnable")

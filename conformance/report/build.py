@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conformance.errors import ConformanceError
+from conformance.core.errors import ConformanceError
 from conformance.report import capabilities, model, render, timing
 
 

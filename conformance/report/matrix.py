@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conformance.errors import UsageError
-from conformance.releases import RELEASES
+from conformance.core.errors import UsageError
+from conformance.profile.releases import RELEASES
 from conformance.report import capabilities, model, render
 
 RELEASE_ORDER = {name: i for i, name in enumerate(RELEASES)}

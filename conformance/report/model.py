@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conformance.errors import ConformanceError
-from conformance.jsonl import read_jsonl
-from conformance.results import canonical_digest, code_digest
+from conformance.core.errors import ConformanceError
+from conformance.core.jsonl import read_jsonl
+from conformance.report.results import canonical_digest, code_digest
 
 FAILING = ("failed", "error", "xpassed")
 EXIT_MEANING = {0: "all selected tests ran", 1: "tests failed", 2: "interrupted", 3: "internal error",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conformance.errors import ConformanceError
+from conformance.core.errors import ConformanceError
 
 
 class StemcellBuildError(ConformanceError):

@@ -22,10 +22,10 @@ def _parsed(version: str) -> tuple[int, ...]:
 def test_cloud_offers_the_apis_of_the_profile_release(cloud, profile):
     """The cloud's Nova and Cinder MUST offer at least the microversions of the profile's release
     (the suite's own premise, not the CPI contract: the profile's ``release`` decides what the
-    suite expects of the cloud; OpenStack version discovery vs conformance/releases.py).
+    suite expects of the cloud; OpenStack version discovery vs conformance/profile/releases.py).
 
     Steps: ask Nova and Cinder for their version documents; compare their max microversions
-    with the release table (conformance/releases.py) for the profile's ``release``.
+    with the release table (conformance/profile/releases.py) for the profile's ``release``.
     """
     release = profile.release_info
     services = fingerprint(cloud.conn)["services"]

@@ -2,9 +2,9 @@
 
 import pytest
 
-from conformance import director
+from conformance.cpi import director
 from conformance.cpi.errors import CpiError
-from conformance.expect import size_gib
+from conformance.run.expect import size_gib
 
 pytestmark = [pytest.mark.capability("native_disk_resize"), pytest.mark.slow,
               pytest.mark.requires("native_disk_resize")]

@@ -11,9 +11,9 @@ import uuid
 
 import pytest
 
-from conformance import director
+from conformance.cpi import director
 from conformance.cpi.errors import CpiError
-from conformance.expect import assert_error_type
+from conformance.run.expect import assert_error_type
 
 pytestmark = [pytest.mark.capability("failure_contract")]
 
@@ -45,7 +45,7 @@ def _assert_nothing_left(cloud, networks, profile, agent_id: str, error: CpiErro
         return ports + [f"floating IP {f.floating_ip_address} on port {f.port_id}" for f in cloud.conn.network.ips()
                         if f.port_id and f.floating_ip_address in fips]
 
-    from conformance.waiting import wait_for
+    from conformance.core.waiting import wait_for
 
     wait_for(leftovers, ready=lambda left: not left, describe=lambda left: f"left behind: {left}",
              timeout=t.port_release, interval=t.poll,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conformance import director
+from conformance.cpi import director
 from conformance.cpi.errors import CpiError
 
 pytestmark = pytest.mark.capability("contract")

@@ -5,9 +5,9 @@ import uuid
 
 import pytest
 
-from conformance import director
+from conformance.cpi import director
 from conformance.cpi.errors import CpiError
-from conformance.expect import size_gib
+from conformance.run.expect import size_gib
 
 pytestmark = [pytest.mark.capability("persistent_disk"), pytest.mark.slow]
 

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from conformance import director
+from conformance.cpi import director
 
 pytestmark = [pytest.mark.capability("snapshots"), pytest.mark.requires("snapshots")]
 

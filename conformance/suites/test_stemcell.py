@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from conformance import director
+from conformance.cpi import director
 
 pytestmark = [pytest.mark.capability("stemcell")]
 

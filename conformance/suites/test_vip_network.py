@@ -2,7 +2,8 @@
 
 import pytest
 
-from conformance import director, netcheck
+from conformance.cpi import director
+from conformance.run import netcheck
 
 pytestmark = [pytest.mark.capability("network_vip"), pytest.mark.slow]
 

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from conformance import director
+from conformance.cpi import director
 from conformance.cpi.errors import CpiError
 
 pytestmark = [pytest.mark.capability("vm_lifecycle"), pytest.mark.slow]

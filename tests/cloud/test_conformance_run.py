@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cleanup import Ledger
+from conformance.core.cleanup import Ledger
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "fixtures"))
 import official_cpi as official_cpi_sources  # noqa: E402

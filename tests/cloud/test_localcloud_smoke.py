@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
-from conformance.errors import GuestCommandFailed
-from conformance.waiting import wait_for
+from conformance.core.errors import GuestCommandFailed
+from conformance.core.waiting import wait_for
 
 pytestmark = pytest.mark.cloud
 

@@ -279,7 +279,7 @@ def _wait_sshd(address: str, timeout: float = 240) -> None:
     """The guest has booted (sshd listens): only then does it act on an ACPI power button press.
     Nova presses it once; a press during early boot is lost and Nova falls back to a hard
     reboot after wait_soft_reboot_seconds (a BOSH Director reboots only VMs whose agent is up)."""
-    from conformance.waiting import wait_for
+    from conformance.core.waiting import wait_for
 
     def listening():
         with socket.create_connection((address, 22), timeout=5):

@@ -116,7 +116,7 @@ def test_run_with_a_broken_profile_exits_2_before_pytest(tmp_path):
 def test_run_writes_results_json_that_follows_its_schema(tmp_path):
     import jsonschema
 
-    from conformance.results import canonical_digest
+    from conformance.report.results import canonical_digest
 
     done = conformance("run", "--profile", FAKE_PROFILE, "--report-dir", tmp_path, "-k", "info or unknown_method")
     assert done.returncode == 0, done.stdout[-2000:]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import director
+from conformance.cpi import director
 from conformance.cpi.client import CpiClient
 from conformance.cpi.errors import CpiBrokenResponse, CpiError, CpiNotRunnable, CpiTimeout, SecretLeak
 

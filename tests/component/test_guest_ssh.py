@@ -22,7 +22,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from conformance.errors import GuestCommandFailed, WaitTimeout
+from conformance.core.errors import GuestCommandFailed, WaitTimeout
 from conformance.guest import GuestCommandTimeout, GuestKeyError, connect
 
 pytestmark = pytest.mark.component

@@ -82,7 +82,7 @@ def test_binary_stderr_of_a_good_answer_is_fine():
 
 
 def canary_forms(secret: str = CANARY) -> set[str]:
-    """The forms the canary is searched for, made here independently of conformance.secrets."""
+    """The forms the canary is searched for, made here independently of conformance.core.secrets."""
     raw = secret.encode()
     found = {secret.lower(), raw.hex(), urllib.parse.quote(secret, safe="").lower(),
              urllib.parse.quote_plus(secret).lower(), "".join(f"\\u{ord(c):04x}" for c in secret)}

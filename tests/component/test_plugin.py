@@ -124,7 +124,7 @@ def test_xdist_workers_share_one_run_id(pytester):
 
 
 def test_a_run_with_a_profile_raises_no_warning(pytester):
-    """The run's fixtures (conformance.session and conformance.fixtures, registered as plugin modules)
+    """The run's fixtures (conformance.run.session and conformance.run.fixtures, registered as plugin modules)
     set up and torn down with --profile leave no warning: none of them is an instance method, which
     pytest 9 deprecates (PytestRemovedIn10Warning) and pytest 10 refuses."""
     source = (

@@ -17,8 +17,8 @@ FAKE_PROFILE = Path(__file__).parents[1] / "fixtures" / "profiles" / "fake.yml"
 SCHEMA = json.loads((Path(__file__).parents[2] / "conformance" / "report" / "results.schema.json").read_text())
 SOURCE = """
 import pytest
-from conformance import netcheck
-from conformance.errors import CleanupError
+from conformance.run import netcheck
+from conformance.core.errors import CleanupError
 
 @pytest.mark.case("9bcedbbd-25ac-43fd-8530-ddf07c7d029f")
 @pytest.mark.capability("network_vip")
@@ -54,7 +54,7 @@ def test_runner_error_and_teardown_error_in_results_and_report(pytester, monkeyp
 
     ping = tests["test_floating_ip_answers_ping"]
     assert (ping["outcome"], ping["blame"]) == ("error", "runner")
-    assert ping["reason"] == "conformance.errors.RunnerError: test runner: ping is not installed " \
+    assert ping["reason"] == "conformance.core.errors.RunnerError: test runner: ping is not installed " \
                              "(Debian: apt-get install iputils-ping)"
     create = tests["test_create_vm"]
     assert (create["outcome"], create["blame"]) == ("failed", None)
@@ -66,5 +66,5 @@ def test_runner_error_and_teardown_error_in_results_and_report(pytester, monkeyp
     md = (run_dir / "report.md").read_text()
     assert "| Network type: VIP (floating IP), single per instance | **runner error** | 1 runner error |" in md
     assert "| VM lifecycle: create / has / reboot / metadata / delete | **no** | 1 failed |" in md
-    assert "**also error in teardown**: conformance.errors.CleanupError: 1 cleanup step(s) failed: " \
+    assert "**also error in teardown**: conformance.core.errors.CleanupError: 1 cleanup step(s) failed: " \
            "- delete VM vm-1: RuntimeError: CPI delete_vm: 400 Bad Request" in md

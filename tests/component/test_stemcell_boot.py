@@ -20,9 +20,9 @@ from pathlib import Path
 import paramiko
 import pytest
 
+from conformance.core.waiting import wait_for
 from conformance.stemcell import tarball
 from conformance.stemcell.build import ensure_stemcell
-from conformance.waiting import wait_for
 
 pytestmark = pytest.mark.component
 

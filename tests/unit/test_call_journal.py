@@ -3,12 +3,12 @@ word on its resources, without a cloud: what attribution and the sweeps read is 
 
 from pathlib import Path
 
-from conformance.cleanup import Ledger
 from conformance.cloud import attribution
+from conformance.core.cleanup import Ledger
 from conformance.cpi.record import CallRecord
 from conformance.profile import load_profile
-from conformance.reporting import leave_nothing
-from conformance.session import RunState
+from conformance.run.reporting import leave_nothing
+from conformance.run.session import RunState
 
 FAKE = Path(__file__).parents[1] / "fixtures" / "profiles" / "fake.yml"
 NETWORKS = {"a": {"type": "manual", "ip": "10.10.1.20", "cloud_properties": {"net_id": "n"}},

@@ -1,4 +1,4 @@
-"""conformance.director: every request has the shape, keys and value types a BOSH Director sends."""
+"""conformance.cpi.director: every request has the shape, keys and value types a BOSH Director sends."""
 
 import ipaddress
 import json
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from conformance import director
+from conformance.cpi import director
 
 DEPLOYMENT = director.Deployment("cfm-conformance", "d-uuid", "cfm-20261201t000000-abcd",
                                  {"cfm-run": "20261201t000000-abcd"})

@@ -118,7 +118,7 @@ def test_a_failing_apt_get_is_one_clear_message_with_its_tail_not_a_traceback(mo
 
 
 def test_installing_as_a_user_is_a_usage_error(monkeypatch):
-    from conformance.errors import UsageError
+    from conformance.core.errors import UsageError
 
     monkeypatch.setattr(hostdeps, "missing_packages", lambda pkgs: list(pkgs))
     monkeypatch.setattr(hostdeps.os, "geteuid", lambda: 1000)

@@ -1,15 +1,15 @@
-"""conformance.lab plays the Director's steps with conformance.director's requests (no cloud, a stub CPI)."""
+"""conformance.run.lab plays the Director's steps with conformance.cpi.director's requests (no cloud, a stub CPI)."""
 
 from pathlib import Path
 
 import pytest
 
-from conformance import director
-from conformance.cleanup import CleanupStack
+from conformance.core.cleanup import CleanupStack
+from conformance.core.naming import Names
+from conformance.cpi import director
 from conformance.cpi.errors import CpiError
-from conformance.lab import IpPool, Lab
-from conformance.naming import Names
 from conformance.profile import load_profile
+from conformance.run.lab import IpPool, Lab
 
 FAKE_PROFILE = Path(__file__).parents[1] / "fixtures" / "profiles" / "fake.yml"
 
@@ -137,7 +137,7 @@ def test_a_range_in_vip_addresses_gives_one_floating_ip_per_vm(tmp_path):
 def test_static_ips_held_by_ports_in_the_project_are_left_out_and_said():
     from types import SimpleNamespace
 
-    from conformance.fixtures import _without_held_addresses
+    from conformance.run.fixtures import _without_held_addresses
 
     leftover = SimpleNamespace(id="port-1", name="vm-x-manual-a", device_id="", created_at="2026-12-02T03:34:49Z",
                                fixed_ips=[{"ip_address": "10.10.1.60"}])

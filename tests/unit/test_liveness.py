@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conformance import liveness
+from conformance.run import liveness
 
 pytestmark = pytest.mark.unit
 

@@ -6,10 +6,10 @@ import multiprocessing
 import pytest
 from fakes import FakeClock
 
-from conformance.cleanup import CleanupStack, Ledger, is_not_found
-from conformance.errors import CleanupError, WaitFailed, WaitTimeout
-from conformance.naming import Names, new_run_id, run_id_of, run_started
-from conformance.waiting import wait_for
+from conformance.core.cleanup import CleanupStack, Ledger, is_not_found
+from conformance.core.errors import CleanupError, WaitFailed, WaitTimeout
+from conformance.core.naming import Names, new_run_id, run_id_of, run_started
+from conformance.core.waiting import wait_for
 
 pytestmark = pytest.mark.unit
 

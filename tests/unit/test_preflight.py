@@ -12,10 +12,10 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from conformance import netcheck, preflight
 from conformance.commands import run as run_command
-from conformance.errors import RunnerError
+from conformance.core.errors import RunnerError
 from conformance.profile import load_profile
+from conformance.run import netcheck, preflight
 
 pytestmark = pytest.mark.unit
 

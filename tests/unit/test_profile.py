@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conformance.errors import ProfileError
+from conformance.core.errors import ProfileError
 from conformance.profile import load_profile, redacted
 
 pytestmark = pytest.mark.unit

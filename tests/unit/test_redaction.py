@@ -5,7 +5,7 @@ import urllib.parse
 
 import pytest
 
-from conformance.secrets import REDACTED, SECRET_KEY_RE, Redactor, secrets_in
+from conformance.core.secrets import REDACTED, SECRET_KEY_RE, Redactor, secrets_in
 
 pytestmark = pytest.mark.unit
 

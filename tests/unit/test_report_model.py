@@ -8,7 +8,7 @@ import re
 import pytest
 
 from conformance.report import build, capabilities, matrix, model, render, timing
-from conformance.results import canonical_digest
+from conformance.report.results import canonical_digest
 
 pytestmark = pytest.mark.unit
 
@@ -90,12 +90,12 @@ def test_pass_only_when_nothing_failed_or_errored(outcomes, exitstatus, word):
 
 
 def test_a_runner_error_is_no_verdict_on_the_capability():
-    runner = {**case("t1", "network_vip", "error", "conformance.errors.RunnerError: test runner: ping is not installed"),
+    runner = {**case("t1", "network_vip", "error", "conformance.core.errors.RunnerError: test runner: ping is not installed"),
               "blame": "runner"}
     tests = [case("t0", "network_vip"), runner]
     cell = capabilities.measure(tests)
     assert (cell.status, cell.detail, cell.counts) == (
-        "runner error", "1 of 2 not measured: conformance.errors.RunnerError: test runner: ping is not installed",
+        "runner error", "1 of 2 not measured: conformance.core.errors.RunnerError: test runner: ping is not installed",
         {"passed": 1, "runner error": 1})
     assert capabilities.measure([*tests, case("t2", "network_vip", "error", "boom")]).status == "error"
     assert capabilities.measure([*tests, case("t2", "network_vip", "failed", "boom")]).status == "no"

@@ -8,13 +8,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conformance import results
-from conformance.errors import CleanupError, RunnerError
-from conformance.report import build
+import conformance
+from conformance.core.errors import CleanupError, RunnerError
+from conformance.report import build, results
 
 pytestmark = pytest.mark.unit
 
-SCHEMA = json.loads((Path(results.__file__).parent / "report" / "results.schema.json").read_text())
+SCHEMA = json.loads(Path(results.__file__).with_name("results.schema.json").read_text())
 NODE = "suites/test_vip_network.py::test_ping"
 
 
@@ -125,10 +125,10 @@ def test_results_json_with_phases_follows_the_schema_and_reports_render_them(tmp
     build.write_reports(tmp_path)
     md, html = (tmp_path / "report.md").read_text(), (tmp_path / "report.html").read_text()
     assert "| Network type: VIP (floating IP), single per instance | **runner error** | 1 runner error | " \
-           "1 of 1 not measured: conformance.errors.RunnerError: test runner: ping is not installed" in md
+           "1 of 1 not measured: conformance.core.errors.RunnerError: test runner: ping is not installed" in md
     assert "| VM lifecycle: create / has / reboot / metadata / delete | **no** | 1 failed | 1 of 1 failed |" in md
     assert "**Verdict: FAIL**: 1 failed" in md, "the real failure decides; the runner error is no failure"
-    assert "  - **also error in teardown**: conformance.errors.CleanupError: 1 cleanup step(s) failed: " \
+    assert "  - **also error in teardown**: conformance.core.errors.CleanupError: 1 cleanup step(s) failed: " \
            "- delete VM vm-1: RuntimeError: 400 Bad Request" in md
     assert "also <span class=\"pill err\">error</span> in teardown:" in html and "400 Bad Request" in html
 
@@ -164,3 +164,19 @@ def test_observations_are_kept_once_and_shown_but_never_decide_the_verdict(tmp_p
     assert "**Verdict: PASS**" in md
     assert f"## Observations (1): beyond the contract, never a failure\n\n- **test_ping** (network_vip): {seen[1]}" in md
     assert "answered true where the docs say null" in html
+
+
+def test_code_digest_covers_the_whole_package(monkeypatch):
+    """code_sha256 hashes the whole conformance package (the suites, the CPI client, the run's
+    machinery), not the report folder that results.py lives in; SUITES is conformance/suites."""
+    package = Path(conformance.__file__).parent
+    read = []
+    real_read_bytes = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self) or real_read_bytes(self))
+
+    results.code_digest()
+
+    assert results.SUITES == package / "suites" and results.SUITES.is_dir()
+    hashed = {path.relative_to(package).as_posix() for path in read}
+    assert {"suites/test_vm_lifecycle.py", "cpi/client.py", "cpi/director.py", "run/plugin.py",
+            "core/errors.py", "cli.py"} <= hashed, "files the digest covers"

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from conformance import addresses, requirements
-from conformance.cleanup import Ledger
 from conformance.cloud.sweep import Leftover, from_ledgers, select
+from conformance.core.cleanup import Ledger
+from conformance.core.secrets import Redactor, interpolate, secrets_in
 from conformance.cpi.results import check_result
-from conformance.profile import load_profile
-from conformance.secrets import Redactor, interpolate, secrets_in
+from conformance.profile import addresses, load_profile
+from conformance.run import requirements
 
 pytestmark = pytest.mark.unit
 

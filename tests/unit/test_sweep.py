@@ -10,14 +10,14 @@ from fake_openstack import FakeCloud
 from fakes import FakeClock
 from openstack import exceptions
 
-from conformance import liveness
 from conformance.cli import main
 from conformance.cloud import inspector
 from conformance.cloud.sweep import Leftover, Sweeper, reap_calls
 from conformance.commands import cleanup as cleanup_command
-from conformance.errors import WaitTimeout
-from conformance.naming import new_run_id
+from conformance.core.errors import WaitTimeout
+from conformance.core.naming import new_run_id
 from conformance.profile import Timeouts
+from conformance.run import liveness
 
 pytestmark = pytest.mark.unit
 

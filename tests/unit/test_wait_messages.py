@@ -6,8 +6,8 @@ import pytest
 from fakes import FakeClock
 
 from conformance.cloud.inspector import CloudInspector, describe_volume
-from conformance.errors import WaitFailed, WaitTimeout
-from conformance.waiting import wait_for
+from conformance.core.errors import WaitFailed, WaitTimeout
+from conformance.core.waiting import wait_for
 
 pytestmark = pytest.mark.unit
 

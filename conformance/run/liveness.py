@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from conformance.localcloud.daemons import start_time
+from conformance.core.host import start_time
 
 FILE = "alive.json"
 State = Literal["absent", "alive", "stale", "elsewhere"]

@@ -1,5 +1,5 @@
 """Fixtures that reach the cloud and the guest: ``cloud``, ``lab``, ``stemcell``, ``create_vm``,
-``create_disk``, ``ssh``. Plain module-level fixtures on top of conformance.session's (``run``,
+``create_disk``, ``ssh``. Plain module-level fixtures on top of conformance.run.session's (``run``,
 ``profile``, ``cpi``, ``cleanup``, ...); plugin.pytest_configure registers this module as the plugin
 "conformance-lab" only when ``--profile`` is given."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import stemcells
-from conformance.lab import IpPool, Lab
+from conformance.run import stemcells
+from conformance.run.lab import IpPool, Lab
 
 
 @pytest.fixture(scope="session")

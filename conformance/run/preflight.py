@@ -12,7 +12,7 @@ What the runner side runs or reads, and who needs it:
     the CPI executable (cpi.command[0], and its #! interpreter)   every test
     the SSH private key (ssh.private_key), parsed by paramiko     the tests that SSH into VMs
     the stemcell tarball (stemcell.path)                          the tests that boot VMs
-    ping (conformance.netcheck)                                   the vip network tests
+    ping (conformance.run.netcheck)                               the vip network tests
     ip, and a route to the floating IPs (networks.vip.addresses)  SSH via floating_ip, the vip tests
     a writable report folder (--report-dir)                       the run's records
 
@@ -33,10 +33,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance import addresses, netcheck, requirements
+from conformance.core.errors import RunnerError
 from conformance.cpi.client import DEFAULT_PATH
-from conformance.errors import RunnerError
-from conformance.profile_resolve import CPI_CONFIG_PLACEHOLDER
+from conformance.profile import addresses
+from conformance.profile.resolve import CPI_CONFIG_PLACEHOLDER
+from conformance.run import netcheck, requirements
 
 TOOL_TIMEOUT = 5.0  # seconds for one `ip` call
 IP_HINT = "Debian: apt-get install iproute2"

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.errors import ConformanceError
+from conformance.core.errors import ConformanceError
 
 INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 RELAY_STOP, RELAY_HURRY = signal.SIGUSR1, signal.SIGUSR2

@@ -7,10 +7,10 @@ import logging
 
 import pytest
 
-from conformance.cleanup import Ledger
-from conformance.jsonl import read_jsonl
+from conformance.core.cleanup import Ledger
+from conformance.core.jsonl import read_jsonl
 from conformance.profile import redacted
-from conformance.results import ResultsCollector, build
+from conformance.report.results import ResultsCollector, build
 
 log = logging.getLogger("conformance.reporting")
 

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from conformance.errors import CleanupError
-from conformance.jsonl import JsonlFile, read_jsonl
+from conformance.core.errors import CleanupError
+from conformance.core.jsonl import JsonlFile, read_jsonl
 
 log = logging.getLogger("conformance.cleanup")
 

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from conformance import __version__
-from conformance.errors import RunnerError
-from conformance.jsonl import read_jsonl
+from conformance.core.errors import RunnerError
+from conformance.core.jsonl import read_jsonl
 
 SCHEMA_VERSION = 2  # 2: each test's "phases" and "blame" (version 1 records have neither)
-SUITES = Path(__file__).parent / "suites"
+PACKAGE = Path(__file__).parents[1]  # conformance/: the code a run is made of
+SUITES = PACKAGE / "suites"
 FAILING = ("failed", "error")
 
 
@@ -63,7 +64,7 @@ class ResultsCollector:
 def blame_of(report) -> str | None:
     """"runner" when a phase failed on a RunnerError (anywhere in its exception chain): the machine
     running the suite lacked something, which is no verdict on the CPI or the cloud. Read from the
-    report's crash messages ("conformance.errors.RunnerError: ..."), which xdist carries from its
+    report's crash messages ("conformance.core.errors.RunnerError: ..."), which xdist carries from its
     workers as they are; None for anything else (not known to be anyone's fault)."""
     if not report.failed:
         return None
@@ -111,9 +112,8 @@ def _reason(report, outcome: str) -> str | None:
 def code_digest() -> str:
     """SHA-256 over the suite's own code (the suites and the machinery they run on)."""
     digest = hashlib.sha256()
-    package = Path(__file__).parent
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    for path in sorted(PACKAGE.rglob("*.py")):
+        digest.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 

@@ -12,9 +12,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from conformance import safeload
-from conformance.errors import ProfileError
-from conformance.secrets import SECRET_KEY_RE, Redactor, interpolate, secrets_in
+from conformance.core import safeload
+from conformance.core.errors import ProfileError
+from conformance.core.secrets import SECRET_KEY_RE, Redactor, interpolate, secrets_in
 
 CPI_CONFIG_PLACEHOLDER = "{cpi_config}"
 

@@ -1,15 +1,16 @@
 """The pytest plugin (entry point ``pytest11: conformance``): options, markers, hooks.
 
-The only place that knows pytest and the profile together. Side-effect free on import; heavy
-modules are imported inside hooks. Inert unless ``--profile`` is given (the project's own tests
-load it too), except for the case-id check, which applies to the conformance suites.
+The entry point of conformance.run, the only layer that knows pytest and the profile together.
+Side-effect free on import; heavy modules are imported inside hooks. Inert unless ``--profile`` is
+given (the project's own tests load it too), except for the case-id check, which applies to the
+conformance suites.
 """
 
 from __future__ import annotations
 
 import pytest
 
-pytest.register_assert_rewrite("conformance.expect")
+pytest.register_assert_rewrite("conformance.run.expect")
 
 MARKERS = {
     "case(uuid)": "permanent case id of a conformance test (uuid4); reports and profiles key on it",
@@ -36,7 +37,7 @@ def pytest_configure(config):
     for marker, text in MARKERS.items():
         config.addinivalue_line("markers", f"{marker}: {text}")
     if config.getoption("profile"):
-        from conformance import fixtures, session
+        from conformance.run import fixtures, session
 
         if getattr(config.option, "maxworkerrestart", "unset") is None:
             # A crashed worker is not replaced: its static IPs, VMs and ledger entries are its
@@ -51,14 +52,14 @@ def pytest_configure(config):
         config.pluginmanager.register(session, "conformance-fixtures")
         config.pluginmanager.register(fixtures, "conformance-lab")
         if not hasattr(config, "workerinput"):  # the controller (or a run without xdist) writes results
-            from conformance.reporting import ResultsPlugin
+            from conformance.run.reporting import ResultsPlugin
 
             config.pluginmanager.register(ResultsPlugin(state, config), "conformance-results")
 
 
 def pytest_configure_node(node):
     """xdist controller -> worker: every worker uses the controller's run id."""
-    from conformance import session
+    from conformance.run import session
 
     state = node.config.stash.get(session.STATE, None)
     if state is not None:
@@ -66,22 +67,22 @@ def pytest_configure_node(node):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    from conformance import casing
+    from conformance.run import casing
 
     casing.check_case_ids(items, every_item=config.getini("conformance_require_case_ids"))
     if config.getoption("profile"):
-        from conformance import session as run_session
+        from conformance.run import session as run_session
 
         run_session.apply_profile_marks(config, items)
 
 
 def pytest_sessionstart(session):
-    """SIGINT and SIGTERM end the run cleanly (conformance.interrupts): tests stop, cleanups run."""
+    """SIGINT and SIGTERM end the run cleanly (conformance.run.interrupts): tests stop, cleanups run."""
     config = session.config
     if not config.getoption("profile"):
         return
-    from conformance import interrupts
-    from conformance import session as run_session
+    from conformance.run import interrupts
+    from conformance.run import session as run_session
 
     state = config.stash[run_session.STATE]
     if hasattr(config, "workerinput"):

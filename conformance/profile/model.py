@@ -26,10 +26,11 @@ from pydantic import (
     ValidationError,
 )
 
-from conformance import addresses, safeload
-from conformance.errors import ProfileError
-from conformance.releases import RELEASES, Release
-from conformance.secrets import SECRET_KEY_RE, Redactor, interpolate
+from conformance.core import safeload
+from conformance.core.errors import ProfileError
+from conformance.core.secrets import SECRET_KEY_RE, Redactor, interpolate
+from conformance.profile import addresses
+from conformance.profile.releases import RELEASES, Release
 
 #: Static IPs the suite needs on each manual network, per xdist worker.
 STATIC_IPS_PER_WORKER = 4
@@ -222,7 +223,7 @@ def load_profile(file: str | os.PathLike, *, resolve: bool = False, environ=None
     _check_networks(name, profile)
     profile._source = name
     if resolve:
-        from conformance import profile_resolve
+        from conformance.profile import resolve as profile_resolve  # `resolve` is this function's flag
 
         try:
             secrets |= profile_resolve.resolve(name, profile, environ, clouds)

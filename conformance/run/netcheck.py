@@ -11,7 +11,7 @@ import shutil
 import socket
 import subprocess
 
-from conformance.errors import RunnerError
+from conformance.core.errors import RunnerError
 
 PING_HINT = "Debian: apt-get install iputils-ping"
 # ICMP errors sent back by the network ("From 10.0.0.1 icmp_seq=1 Destination Host Unreachable"):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-SUITES = Path(__file__).parent / "suites"
+SUITES = Path(__file__).parents[1] / "suites"
 
 
 def is_suite_item(item) -> bool:

@@ -1,11 +1,11 @@
 """The suite's hands: create VMs, disks and floating IPs through the CPI (and the few things the suite
 provisions itself), registering every undo on the line after the create, and proving deletes.
 
-Every CPI request is built by conformance.director as a Director builds it; the lab plays the
+Every CPI request is built by conformance.cpi.director as a Director builds it; the lab plays the
 Director's steps around them: set_vm_metadata right after create_vm (steps/create_vm_step.rb),
 set_disk_metadata right after attach_disk (steps/attach_disk_step.rb). Binds the profile (timeouts,
 networks, the VM type and availability zone) to the plain libraries (director, cpi, cloud, guest).
-Suites reach it through the fixtures in conformance.fixtures (``lab``, ``create_vm``,
+Suites reach it through the fixtures in conformance.run.fixtures (``lab``, ``create_vm``,
 ``create_disk``, ``ssh``).
 """
 
@@ -15,10 +15,11 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance import addresses, director
-from conformance.cleanup import CleanupStack
+from conformance.core.cleanup import CleanupStack
+from conformance.core.naming import RUN_TAG
+from conformance.cpi import director
 from conformance.cpi.errors import CpiError
-from conformance.naming import RUN_TAG
+from conformance.profile import addresses
 
 #: The name the suite plays Director under (Config.name: director, director_name in metadata).
 DIRECTOR_NAME = "cfm-conformance"
@@ -229,7 +230,7 @@ class Lab:
 
     def wait_rebooted(self, vm: Vm, old_boot_id: str) -> str:
         """Until the guest answers SSH with a boot id other than ``old_boot_id`` (timeouts.reboot)."""
-        from conformance.waiting import wait_for
+        from conformance.core.waiting import wait_for
 
         def probe() -> str:
             with self._connect(vm.ssh_host, timeout=min(30.0, self.t.reboot)) as session:
@@ -270,14 +271,14 @@ class Lab:
 
     def wait_for_device(self, session, disk_cid: str, *, after: str = "attach_disk answered") -> str:
         """The guest's device for the volume (by its virtio serial), once it shows (timeouts.disk_attach)."""
-        from conformance.waiting import wait_for
+        from conformance.core.waiting import wait_for
 
         return wait_for(lambda: session.device_for_volume(disk_cid), describe=lambda d: f"device={d}",
                         timeout=self.t.disk_attach, interval=self.t.poll,
                         what=f"volume {disk_cid} to show in guest {session.host} (by its virtio serial)", after=after)
 
     def wait_for_no_device(self, session, disk_cid: str, *, after: str = "detach_disk answered OK") -> None:
-        from conformance.waiting import wait_for
+        from conformance.core.waiting import wait_for
 
         wait_for(lambda: session.device_for_volume(disk_cid), ready=lambda d: d is None,
                  describe=lambda d: f"device={d}", timeout=self.t.disk_detach, interval=self.t.poll,

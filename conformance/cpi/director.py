@@ -14,7 +14,7 @@ A builder returns a :class:`Call`: the method, its positional arguments, and the
 api_version the Director puts into that request's context (only on the calls that concern a VM
 built from a stemcell). :func:`context` builds the envelope's context, as ``external_cpi.rb`` does.
 
-Plain arguments only: no pytest, no profile, no CPI client. ``conformance.lab`` binds the profile
+Plain arguments only: no pytest, no profile, no CPI client. ``conformance.run.lab`` binds the profile
 to these builders; ``conformance.cpi.client`` takes its context from :func:`context`.
 """
 

@@ -1,6 +1,6 @@
 """One conformance run inside pytest: the resolved profile, the run id, the report folder, the
 ledger, the CPI client, and the fixtures and per-test hooks built from them. Imported by
-conformance.plugin inside its hooks and registered as a plugin module only when ``--profile`` is
+conformance.run.plugin inside its hooks and registered as a plugin module only when ``--profile`` is
 given."""
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from conformance import addresses, casing, liveness, requirements
-from conformance.cleanup import CleanupStack, Ledger
+from conformance.core.cleanup import CleanupStack, Ledger
+from conformance.core.errors import ProfileError
+from conformance.core.jsonl import JsonlFile
+from conformance.core.naming import Names, new_run_id
 from conformance.cpi.client import CpiClient
-from conformance.errors import ProfileError
-from conformance.interrupts import Interrupts
-from conformance.jsonl import JsonlFile
-from conformance.naming import Names, new_run_id
-from conformance.profile import STATIC_IPS_PER_WORKER, Profile, load_profile
-from conformance.profile_resolve import render_cpi_command
+from conformance.profile import STATIC_IPS_PER_WORKER, Profile, addresses, load_profile
+from conformance.profile.resolve import render_cpi_command
 from conformance.report import allure_steps
+from conformance.run import casing, liveness, requirements
+from conformance.run.interrupts import Interrupts
 
 OUTCOME = pytest.StashKey[dict]()
 #: The CPI methods that create cloud resources: each call is journaled in the ledger when it starts

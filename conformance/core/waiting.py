@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from conformance.errors import WaitFailed, WaitTimeout
+from conformance.core.errors import WaitFailed, WaitTimeout
 
 T = TypeVar("T")
 log = logging.getLogger("conformance.wait")
