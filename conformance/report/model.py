@@ -81,6 +81,13 @@ def later_errors(test: dict[str, Any]) -> list[dict[str, Any]]:
     return [{**p, "label": outcome_label(p)} for p in failed[1:]]
 
 
+def not_checked(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Checks that did not apply to this profile (a CPI API v1, no availability zone...), each with
+    its reason: a test that passed did not pass them."""
+    return [{"name": t["name"], "nodeid": t["nodeid"], "capability": t.get("capability"), "text": text}
+            for t in doc.get("tests", []) for text in t.get("not_checked") or []]
+
+
 def observations(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """What tests noted beyond the contract (a CPI answering true where null is documented, a
     device hint that is not the guest's name, ...): shown, never counted in the verdict."""

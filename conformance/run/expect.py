@@ -25,3 +25,17 @@ def assert_error_type(err: CpiError, expected: str, strict: bool, what: str) -> 
 def size_gib(size_mib: int) -> int:
     """What a CPI must create for a size in MiB: whole GiB, rounded up."""
     return -(-size_mib // 1024)
+
+
+def applies(record_property, condition: bool, check: str, reason: str) -> bool:
+    """Whether a check of a test applies to this profile; when it does not, it is recorded as not
+    checked with the reason (results.json "not_checked", the report's "Not checked" list), so that
+    a test that passed never seems to have passed a check it did not make.
+
+        if applies(record_property, profile.cpi.api_version >= 2, "info.api_version >= 2",
+                   "the profile speaks CPI API v1 (cpi.api_version)"):
+            assert ...
+    """
+    if not condition:
+        record_property("not_checked", f"{check}: {reason}")
+    return condition

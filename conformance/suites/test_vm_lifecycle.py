@@ -6,6 +6,7 @@ import pytest
 
 from conformance.cpi import director
 from conformance.cpi.errors import CpiError
+from conformance.run import expect
 
 pytestmark = [pytest.mark.capability("vm_lifecycle"), pytest.mark.slow]
 
@@ -20,7 +21,7 @@ def test_create_vm_answers_its_cid_and_has_vm_is_true(cpi, profile, shared_vm, r
     Steps: the shared VM was created through the CPI; check the answer's shape for the API version
     the profile speaks; call has_vm.
     """
-    if profile.cpi.api_version >= 2:
+    if expect.applies(record_property, profile.cpi.api_version >= 2, "create_vm answers [cid, networks]", "the profile speaks CPI API v1 (cpi.api_version)"):
         assert isinstance(shared_vm.answered_networks, dict), "v2 create_vm must answer [cid, networks]"
         if set(shared_vm.answered_networks) != set(shared_vm.networks):
             record_property("observation", f"v2 create_vm answered networks {sorted(shared_vm.answered_networks)} "
@@ -40,9 +41,11 @@ def test_server_is_active_with_the_requested_flavor_and_zone(cloud, profile, sha
     server = cloud.server(shared_vm.cid)
     assert server is not None and server.status == "ACTIVE", f"server {shared_vm.cid} in Nova"
     wanted = profile.vm.cloud_properties.get("instance_type")
-    if wanted:
+    if expect.applies(record_property, bool(wanted), "the server's flavor",
+                      "the profile's vm.cloud_properties names no instance_type"):
         assert cloud.flavor_name(server) == wanted, "flavor of the server vs cloud_properties.instance_type"
-    if profile.vm.availability_zone:
+    if expect.applies(record_property, bool(profile.vm.availability_zone), "the server's availability zone",
+                      "the profile names no vm.availability_zone"):
         assert server.availability_zone == profile.vm.availability_zone, "availability zone"
     if shared_vm.agent_id not in (server.metadata or {}).values():
         record_property("observation", "the server's Nova metadata does not carry the agent id (nothing asks it to)")

@@ -166,6 +166,32 @@ def test_observations_are_kept_once_and_shown_but_never_decide_the_verdict(tmp_p
     assert "answered true where the docs say null" in html
 
 
+def test_a_check_that_does_not_apply_is_recorded_as_not_checked_and_shown(tmp_path):
+    from conformance.run.expect import applies
+
+    setup, call, teardown = report("setup"), report("call"), report("teardown")
+
+    def record_property(name, value):
+        call.user_properties.append((name, value))
+
+    assert applies(record_property, True, "the server's flavor", "no instance_type") is True
+    assert applies(record_property, False, "info answers an api_version >= 2",
+                   "the profile speaks CPI API v1 (cpi.api_version)") is False
+    teardown.user_properties.extend(call.user_properties)  # pytest copies them into later phases
+    doc = results.build(run_id="20261121t000000-abcd", profile_doc={}, profile_name="t", release="zed",
+                        cpi_command=["cpi"], api_version=1, collector=collect(setup, call, teardown),
+                        calls_path=tmp_path / "calls.jsonl", fingerprint={"release": "zed", "services": {}},
+                        certify=False, selection={"exitstatus": 0})
+    jsonschema.validate(doc, SCHEMA)
+    text = "info answers an api_version >= 2: the profile speaks CPI API v1 (cpi.api_version)"
+    assert doc["tests"][0]["not_checked"] == [text]
+    (tmp_path / "results.json").write_text(json.dumps(doc))
+    build.write_reports(tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert f"## Not checked (1): checks that do not apply to this profile\n\n- **test_ping** (network_vip): {text}" in md
+    assert "info answers an api_version &gt;= 2: the profile speaks CPI API v1" in (tmp_path / "report.html").read_text()
+
+
 def test_code_digest_covers_the_whole_package(monkeypatch):
     """code_sha256 hashes the whole conformance package (the suites, the CPI client, the run's
     machinery), not the report folder that results.py lives in; SUITES is conformance/suites."""
