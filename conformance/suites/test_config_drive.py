@@ -83,7 +83,7 @@ def test_user_data_carries_the_agent_settings(drive, shared_vm, cloud, profile, 
         assert networks[name].get("ip") == ip, f"user_data networks.{name}.ip"
         mac = (networks[name].get("mac") or "").lower()
         if expect.applies(record_property, bool(mac), f"user_data networks.{name}.mac is the port's MAC",
-                          "the CPI put no mac in the settings (optional: the agent then matches NICs by order)"):
+                          "the CPI put no mac in the agent settings for this network"):
             assert mac == mac_by_ip.get(ip), f"user_data networks.{name}.mac {mac} vs Neutron {mac_by_ip.get(ip)}"
     assert "system" in (settings.get("disks") or {}), "user_data disks.system"
     bosh = (settings.get("env") or {}).get("bosh") or {}
