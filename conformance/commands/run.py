@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from conformance.core.errors import UsageError
 from conformance.core.naming import new_run_id
 from conformance.profile import load_profile
-from conformance.run import preflight
+from conformance.run import liveness, preflight
 
 DEFAULT_PROFILE = "profiles/local.yml"
 SUITES = Path(__file__).resolve().parents[1] / "suites"
@@ -30,14 +32,23 @@ def register(subparsers) -> None:
                      help="keep a failed test's resources (listed in the ledger; `conformance cleanup` removes them)")
     run.add_argument("--certify", action="store_true",
                      help="certification run: full suite, no known-failure overrides, no -k/-m")
+    run.add_argument("--last-failed", action="store_true",
+                     help="rerun only the failed and errored tests of the newest run under --report-dir "
+                          "(the newest run folder with a results.json)")
     run.add_argument("pytest_args", nargs="*", help="further pytest arguments (after --)")
     run.set_defaults(func=run_suite)
 
 
-def pytest_argv(args, run_id: str, profile_path: str) -> list[str]:
+def pytest_argv(args, run_id: str, profile_path: str, tests: list[str] | None = None) -> list[str]:
+    """pytest's arguments: the suites (of which only ``tests``, node ids, run when given), our options
+    in their --cfm- spellings (a short one may belong to another plugin: pytest-profiling's --profile)."""
     report = Path(args.report_dir) / run_id
-    argv = [str(SUITES), "--profile", profile_path, "--run-id", run_id, "--report-dir", args.report_dir,
+    argv = [str(SUITES), "--cfm-profile", profile_path, "--cfm-run-id", run_id,
+            "--cfm-report-dir", args.report_dir,
             "--strict-markers", "-p", "no:cacheprovider", "--rootdir", str(SUITES.parent),
+            # The suite's order is part of it: module-scoped VMs boot once per module and the
+            # lifecycle tests build on each other. pytest-randomly, if installed, would shuffle it.
+            "-p", "no:randomly",
             "-c", str(SUITES / "pytest.ini"), "-ra",
             f"--junitxml={report / 'junit.xml'}", f"--alluredir={report / 'allure-results'}"]
     for flag, value in (("-n", args.numprocesses), ("-k", args.keyword), ("-m", args.markexpr)):
@@ -46,9 +57,11 @@ def pytest_argv(args, run_id: str, profile_path: str) -> list[str]:
     if args.numprocesses:
         argv += ["--dist", "loadscope"]  # a module's tests stay on one worker: its shared VMs boot once
     if args.keep_on_failure:
-        argv.append("--keep-on-failure")
+        argv.append("--cfm-keep-on-failure")
     if args.certify:
-        argv.append("--certify")
+        argv.append("--cfm-certify")
+    for nodeid in tests or ():  # the whole suite is collected, these run, in its order
+        argv += ["--cfm-only", nodeid]
     return argv + list(args.pytest_args)
 
 
@@ -59,15 +72,49 @@ def run_suite(args) -> int:
               "(run from the repository, or pass --profile)", file=sys.stderr)
         return 2
     profile = load_profile(profile_path, resolve=True)  # ProfileError -> exit 2 before any cloud call
+    tests = None
+    if {"--lf", "--last-failed", "--ff", "--failed-first"} & set(args.pytest_args):
+        raise UsageError("pytest's cache is off in a conformance run (-p no:cacheprovider): "
+                         "rerun a run's failures with `conformance run --last-failed`")
+    if args.last_failed:
+        if args.certify:
+            raise UsageError("--last-failed reruns a selection: --certify runs the full suite")
+        tests = last_failed(args.report_dir)
+        if not tests:
+            return 0
+    if args.run_id:
+        problem = liveness.reuse_problem(Path(args.report_dir) / args.run_id)
+        if problem:
+            raise UsageError(f"--run-id {args.run_id}: {problem}")
     if not runner_ready(profile, args.report_dir):
         return 2
     run_id = args.run_id or new_run_id()
     report = Path(args.report_dir) / run_id
     print(f"conformance run {run_id}: profile {profile_path}, report folder {report}", flush=True)
-    code = run_pytest(pytest_argv(args, run_id, profile_path))
+    code = run_pytest(pytest_argv(args, run_id, profile_path, tests))
     _finish_report(report)
     print(f"\nconformance run {run_id}: pytest exit code {int(code)}; report: {report.resolve()}")
     return int(code)
+
+
+def last_failed(report_dir: str) -> list[str]:
+    """The node ids of the failed and errored tests of the newest run under ``report_dir`` (the run
+    folder whose results.json was written last); says which run and how many."""
+    runs = sorted(Path(report_dir).glob("*/results.json"), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise UsageError(f"--last-failed: no run folder under {report_dir} holds a results.json: nothing to rerun")
+    results = runs[-1]
+    try:
+        doc = json.loads(results.read_text(encoding="utf-8"))
+        nodeids = [t["nodeid"] for t in doc["tests"] if t.get("outcome") in ("failed", "error")]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"--last-failed: {results} is not a readable results.json ({exc})") from None
+    run = f"run {doc.get('run_id') or results.parent.name} ({results.parent})"
+    if not nodeids:
+        print(f"conformance run: --last-failed: {run} has no failed or errored test: nothing to rerun")
+        return []
+    print(f"conformance run: --last-failed: rerunning {len(nodeids)} failed or errored test(s) of {run}")
+    return nodeids
 
 
 def runner_ready(profile, report_dir: str) -> bool:

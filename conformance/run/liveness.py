@@ -72,3 +72,24 @@ def owner(report_dir: Path) -> dict[str, Any] | None:
     """The mark while its process lives on this host; None when absent, stale or from another host."""
     found, record = state(report_dir)
     return record if found == "alive" else None
+
+
+#: What a run leaves in its report folder that a second run under the same id would append to.
+RUN_RECORDS = ("results.json", "ledger.jsonl")
+
+
+def reuse_problem(report_dir: Path) -> str | None:
+    """Why a new run may not use ``report_dir`` (reports/<run id>), or None.
+
+    A folder that already holds a run's results.json or ledger.jsonl belongs to that run: a second
+    run under the same id would append to its ledger and calls.jsonl and mix the two. The one
+    exception is the same live run: the folder's alive mark names this very process."""
+    report_dir = Path(report_dir)
+    found = [name for name in RUN_RECORDS if (report_dir / name).exists()]
+    if not found:
+        return None
+    mark = owner(report_dir)
+    if mark is not None and mark.get("pid") == os.getpid():
+        return None
+    return (f"{report_dir} already holds a run ({' and '.join(found)}): a new run under the same id would "
+            "mix its ledger and CPI calls with that run's; choose another --run-id or leave it out")

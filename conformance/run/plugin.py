@@ -1,14 +1,16 @@
 """The pytest plugin (entry point ``pytest11: conformance``): options, markers, hooks.
 
 The entry point of conformance.run, the only layer that knows pytest and the profile together.
-Side-effect free on import; heavy modules are imported inside hooks. Inert unless ``--profile`` is
-given (the project's own tests load it too), except for the case-id check, which applies to the
-conformance suites.
+Side-effect free on import; heavy modules are imported inside hooks. Inert unless ``--cfm-profile``
+(or ``--profile``, conformance.run.options) is given (the project's own tests load it too), except
+for the case-id check, which applies to the conformance suites.
 """
 
 from __future__ import annotations
 
 import pytest
+
+from conformance.run import options
 
 pytest.register_assert_rewrite("conformance.run.expect")
 
@@ -21,22 +23,26 @@ MARKERS = {
 
 
 def pytest_addoption(parser):
-    group = parser.getgroup("conformance", "cpi-conformance")
-    group.addoption("--profile", default=None, help="target profile YAML (profiles/*.yml)")
-    group.addoption("--run-id", default=None, help="run id (default: a new one); names resources cfm-<run id>-")
-    group.addoption("--report-dir", default="reports", help="parent folder of reports/<run id>/ (default: reports)")
-    group.addoption("--keep-on-failure", action="store_true",
-                    help="keep a failed test's cloud resources for debugging (they stay in the ledger for cleanup)")
-    group.addoption("--certify", action="store_true",
-                    help="certification run: refuses known-failure overrides and test selection")
+    options.add_prefixed(parser)
     parser.addini("conformance_require_case_ids", type="bool", default=False,
                   help="demand a case id of every collected test (always on for conformance/suites)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    """The short spellings (--profile, ...) once every plugin and initial conftest has its options:
+    only where none of them took the spelling (conformance.run.options)."""
+    try:
+        return (yield)
+    finally:
+        options.add_short_spellings(parser, early_config)
 
 
 def pytest_configure(config):
     for marker, text in MARKERS.items():
         config.addinivalue_line("markers", f"{marker}: {text}")
-    if config.getoption("profile"):
+    options.check_meant_ours(config)
+    if config.getoption("cfm_profile"):
         from conformance.run import fixtures, session
 
         if getattr(config.option, "maxworkerrestart", "unset") is None:
@@ -69,8 +75,9 @@ def pytest_configure_node(node):
 def pytest_collection_modifyitems(session, config, items):
     from conformance.run import casing
 
+    options.select_only(config, items)
     casing.check_case_ids(items, every_item=config.getini("conformance_require_case_ids"))
-    if config.getoption("profile"):
+    if config.getoption("cfm_profile"):
         from conformance.run import session as run_session
 
         run_session.apply_profile_marks(config, items)
@@ -79,7 +86,7 @@ def pytest_collection_modifyitems(session, config, items):
 def pytest_sessionstart(session):
     """SIGINT and SIGTERM end the run cleanly (conformance.run.interrupts): tests stop, cleanups run."""
     config = session.config
-    if not config.getoption("profile"):
+    if not config.getoption("cfm_profile"):
         return
     from conformance.run import interrupts
     from conformance.run import session as run_session

@@ -50,9 +50,10 @@ class ResultsPlugin:
                     release=profile.release, cpi_command=profile.command_with_dirs(),
                     api_version=profile.cpi.api_version, collector=self.collector,
                     calls_path=state.report_dir / "calls.jsonl", fingerprint=self._fingerprint(),
-                    certify=bool(self.config.getoption("certify")),
+                    certify=bool(self.config.getoption("cfm_certify")),
                     selection={"keyword": self.config.getoption("keyword") or None,
                                "markexpr": self.config.getoption("markexpr") or None,
+                               "only": self.config.getoption("cfm_only") or None,  # --last-failed
                                "exitstatus": exitstatus},
                     interrupted=state.interrupts.record() if state.interrupts else None,
                     session_errors=read_jsonl(state.report_dir / "session-errors.jsonl"), cleanup=cleanup)

@@ -114,20 +114,24 @@ def call_hints(method: str, arguments: list) -> dict:
 
 
 def configure(config) -> RunState:
-    path = config.getoption("profile")
+    path = config.getoption("cfm_profile")
     try:
         profile = load_profile(path, resolve=True)
     except ProfileError as exc:
         raise pytest.UsageError(str(exc)) from None
     workerinput = getattr(config, "workerinput", {})
-    run_id = workerinput.get("cfm_run_id") or config.getoption("run_id") or new_run_id()
+    run_id = workerinput.get("cfm_run_id") or config.getoption("cfm_run_id") or new_run_id()
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or config.getoption("numprocesses", None) or 1)
     _check_pool_sizes(profile, workers)
-    report_dir = Path(config.getoption("report_dir")) / run_id
+    report_dir = Path(config.getoption("cfm_report_dir")) / run_id
+    if not workerinput:  # xdist workers join the controller's run under its id: only it checks
+        problem = liveness.reuse_problem(report_dir)
+        if problem:
+            raise pytest.UsageError(f"--run-id {run_id}: {problem}")
     report_dir.mkdir(parents=True, exist_ok=True)
     private = Path(tempfile.mkdtemp(prefix=f"cfm-{run_id}-"))  # 0700: the rendered CPI config lives here
     state = RunState(profile, run_id, report_dir, os.environ.get("PYTEST_XDIST_WORKER", "main"), workers,
-                     config.getoption("keep_on_failure"), private)
+                     config.getoption("cfm_keep_on_failure"), private)
     config.add_cleanup(lambda: shutil.rmtree(private, ignore_errors=True))
     if not workerinput:  # the run's main process: `conformance cleanup` refuses this run while it lives
         liveness.mark(report_dir)
@@ -155,7 +159,7 @@ def apply_profile_marks(config, items) -> None:
     """requires -> skip with the profile key; known_failures -> strict xfail; --certify rules."""
     state = config.stash[STATE]
     profile = state.profile
-    if config.getoption("certify"):
+    if config.getoption("cfm_certify"):
         _check_certify(config, profile)
     every = config.getini("conformance_require_case_ids")
     for item in items:

@@ -158,3 +158,57 @@ def test_suites_ini_makes_a_pytest_deprecation_an_error(pytester):
     result = pytester.runpytest_subprocess("-c", str(SUITES_INI), "--rootdir", str(pytester.path), str(pytester.path))
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*PytestRemovedIn10Warning*instance methods are deprecated*"])
+
+
+def test_prefixed_spellings_work_alone(pytester):
+    """The --cfm- spellings (what `conformance run` passes) do what the short ones do."""
+    pytester.makeini(INI)
+    pytester.makepyfile(test_suite="import pytest\n@pytest.mark.case('0b7f2d1c-5c7e-4f43-9a41-6f0c1e9b8a10')\n"
+                                   "def test_a(run):\n    assert run.keep_on_failure\n")
+    result = pytester.runpytest_subprocess(
+        "--cfm-profile", str(FAKE_PROFILE), "--cfm-report-dir", str(pytester.path / "r"),
+        "--cfm-run-id", "20261121t000000-abcd", "--cfm-keep-on-failure",
+        "--rootdir", str(pytester.path), "-c", str(pytester.path / "tox.ini"), str(pytester.path))
+    result.assert_outcomes(passed=1)
+    assert (pytester.path / "r" / "20261121t000000-abcd" / "results.json").is_file()
+
+
+def test_a_reused_run_id_is_a_usage_error_and_xdist_workers_still_join_the_run(pytester):
+    source = "".join(
+        f"import pytest\n@pytest.mark.case('{cid}')\ndef test_{i}(run): pass\n"
+        for i, cid in enumerate(["0b7f2d1c-5c7e-4f43-9a41-6f0c1e9b8a10", "5e3f8a2b-1d4c-4b6e-8f0a-2c9d7e6b5a41"]))
+    first = run(pytester, source, "--run-id", "20261121t000000-abcd", "-n", "2")
+    first.assert_outcomes(passed=2)  # the workers take the controller's run id: not refused
+    run_dir = pytester.path / "reports" / "20261121t000000-abcd"
+    ledger = (run_dir / "ledger.jsonl").read_bytes() if (run_dir / "ledger.jsonl").exists() else None
+    again = run(pytester, source, "--run-id", "20261121t000000-abcd")
+    assert again.ret == pytest.ExitCode.USAGE_ERROR
+    again.stderr.fnmatch_lines([f"*--run-id 20261121t000000-abcd: {run_dir} already holds a run (results.json*"
+                                "would mix its ledger and CPI calls*"])
+    assert ledger == ((run_dir / "ledger.jsonl").read_bytes() if ledger is not None else None)
+
+
+@pytest.mark.parametrize("order", ["ours first", "theirs first"])
+def test_a_plugin_owning_profile_takes_it_in_either_load_order(pytester, monkeypatch, order):
+    """Another plugin's --profile (pytest-profiling's is a flag) never crashes pytest: ours is then
+    only --cfm-profile, --help says so, and --profile <a yml> is a usage error naming --cfm-profile."""
+    pytester.makepyfile(theirs="def pytest_addoption(parser):\n"
+                               "    parser.getgroup('theirs').addoption('--profile', action='store_true')\n")
+    plugins = ["-p", "conformance.run.plugin", "-p", "theirs"]
+    pytester.makeini(INI)
+    pytester.makepyfile(test_suite="import pytest\n@pytest.mark.case('0b7f2d1c-5c7e-4f43-9a41-6f0c1e9b8a10')\n"
+                                   "def test_a(run): pass\n")
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    args = [*(plugins if order == "ours first" else plugins[2:] + plugins[:2]), "-p", "xdist.plugin",
+            "--rootdir", str(pytester.path), "-c", str(pytester.path / "tox.ini")]
+    helped = pytester.runpytest_subprocess(*args, "--help")
+    assert helped.ret == 0
+    assert "--profile belongs to the plugin module theirs here: use --cfm-profile" in " ".join(
+        helped.stdout.str().split())
+    refused = pytester.runpytest_subprocess(*args, "--profile", str(FAKE_PROFILE), str(pytester.path))
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    refused.stderr.fnmatch_lines([f"*--profile {FAKE_PROFILE}: --profile belongs to the plugin module theirs here*"
+                                  f"the conformance profile is --cfm-profile: --cfm-profile {FAKE_PROFILE}"])
+    ran = pytester.runpytest_subprocess(*args, "--cfm-profile", str(FAKE_PROFILE), "--report-dir",
+                                        str(pytester.path / "r"), str(pytester.path))
+    ran.assert_outcomes(passed=1)

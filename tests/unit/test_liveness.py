@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from conformance.core.host import start_time
 from conformance.run import liveness
 
 pytestmark = pytest.mark.unit
@@ -58,3 +59,33 @@ def test_a_mark_from_another_host_cannot_be_judged_here(tmp_path):
 def test_an_unreadable_mark_is_never_alive(tmp_path, text):
     (tmp_path / "alive.json").write_text(text)
     assert liveness.owner(tmp_path) is None
+
+
+@pytest.mark.parametrize("records", [(), ("calls.jsonl",), ("alive.json",)])
+def test_a_folder_without_results_or_ledger_may_take_a_new_run(tmp_path, records):
+    for name in records:
+        (tmp_path / name).write_text("{}\n")
+    assert liveness.reuse_problem(tmp_path / "absent") is None
+    assert liveness.reuse_problem(tmp_path) is None
+
+
+@pytest.mark.parametrize("records", [("results.json",), ("ledger.jsonl",), ("results.json", "ledger.jsonl")])
+def test_a_folder_holding_a_run_is_refused_with_the_reason(tmp_path, records):
+    for name in records:
+        (tmp_path / name).write_text("{}\n")
+    problem = liveness.reuse_problem(tmp_path)
+    assert problem == (f"{tmp_path} already holds a run ({' and '.join(records)}): a new run under the same id "
+                       "would mix its ledger and CPI calls with that run's; choose another --run-id or leave it out")
+
+
+def test_the_same_live_run_may_use_its_own_folder_another_may_not(tmp_path):
+    (tmp_path / "ledger.jsonl").write_text("{}\n")
+    liveness.mark(tmp_path)  # this process is the run writing the folder
+    assert liveness.reuse_problem(tmp_path) is None
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        write(tmp_path, pid=child.pid, start_ticks=start_time(child.pid), hostname=socket.gethostname(), started=0)
+        assert "already holds a run (ledger.jsonl)" in liveness.reuse_problem(tmp_path)
+    finally:
+        child.kill()
+        child.wait()
