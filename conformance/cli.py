@@ -7,6 +7,7 @@ import importlib
 import logging
 import sys
 
+from conformance import __version__
 from conformance.core.errors import ConformanceError
 
 # Each entry: a module with ``register(subparsers)`` that adds its subcommand(s) and sets
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="conformance", description="Conformance suite for BOSH CPIs and their clouds."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    parser.add_argument("--version", action="version", version=f"cpi-conformance {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         try:

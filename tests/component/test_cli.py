@@ -144,3 +144,34 @@ def test_resolve_reports_a_cpi_command_that_does_not_exist(tmp_path):
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"p.yml: cpi.command: the CPI executable {tmp_path / 'no-such-cpi'} does not exist" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_version_names_the_distribution_and_its_one_version():
+    from conformance import __version__
+
+    done = conformance("--version")
+    assert done.returncode == 0 and done.stdout == f"cpi-conformance {__version__}\n"
+
+
+def test_profile_init_writes_the_example_and_never_overwrites_without_force(tmp_path):
+    target = tmp_path / "profiles" / "mycloud.yml"
+    done = conformance("profile", "init", target)
+    assert done.returncode == 0, done.stderr
+    assert target.read_text() == EXAMPLE.read_text(), "the packaged example is profiles/example.yml"
+    assert conformance("profile", "check", target).returncode == 0
+    target.write_text("name: mine\n")
+    again = conformance("profile", "init", target)
+    assert again.returncode == 2 and target.read_text() == "name: mine\n"
+    assert again.stderr.strip() == f"conformance profile: init: {target} exists: not overwritten (--force replaces it)"
+    assert conformance("profile", "init", "--force", target).returncode == 0
+    assert target.read_text() == EXAMPLE.read_text()
+
+
+def test_profile_init_writes_profile_yml_by_default(tmp_path):
+    done = conformance("profile", "init", env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "profile.yml").read_text() == EXAMPLE.read_text()
+
+
+def test_the_example_has_one_source_in_the_package():
+    assert EXAMPLE.is_symlink() and EXAMPLE.resolve() == ROOT / "conformance" / "profile" / "example.yml"
