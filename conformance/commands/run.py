@@ -72,20 +72,11 @@ def run_suite(args) -> int:
               "(run from the repository, or pass --profile)", file=sys.stderr)
         return 2
     profile = load_profile(profile_path, resolve=True)  # ProfileError -> exit 2 before any cloud call
-    tests = None
-    if {"--lf", "--last-failed", "--ff", "--failed-first"} & set(args.pytest_args):
-        raise UsageError("pytest's cache is off in a conformance run (-p no:cacheprovider): "
-                         "rerun a run's failures with `conformance run --last-failed`")
-    if args.last_failed:
-        if args.certify:
-            raise UsageError("--last-failed reruns a selection: --certify runs the full suite")
-        tests = last_failed(args.report_dir)
-        if not tests:
-            return 0
-    if args.run_id:
-        problem = liveness.reuse_problem(Path(args.report_dir) / args.run_id)
-        if problem:
-            raise UsageError(f"--run-id {args.run_id}: {problem}")
+    tests = selection(args)
+    if tests == []:
+        return 0
+    if args.run_id and (problem := liveness.reuse_problem(Path(args.report_dir) / args.run_id)):
+        raise UsageError(f"--run-id {args.run_id}: {problem}")
     if not runner_ready(profile, args.report_dir):
         return 2
     run_id = args.run_id or new_run_id()
@@ -95,6 +86,18 @@ def run_suite(args) -> int:
     _finish_report(report)
     print(f"\nconformance run {run_id}: pytest exit code {int(code)}; report: {report.resolve()}")
     return int(code)
+
+
+def selection(args) -> list[str] | None:
+    """The node ids to run (--last-failed; [] when there is nothing to rerun), None for the suite."""
+    if {"--lf", "--last-failed", "--ff", "--failed-first"} & set(args.pytest_args):
+        raise UsageError("pytest's cache is off in a conformance run (-p no:cacheprovider): "
+                         "rerun a run's failures with `conformance run --last-failed`")
+    if not args.last_failed:
+        return None
+    if args.certify:
+        raise UsageError("--last-failed reruns a selection: --certify runs the full suite")
+    return last_failed(args.report_dir)
 
 
 def last_failed(report_dir: str) -> list[str]:
