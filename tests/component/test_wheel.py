@@ -28,10 +28,17 @@ def sh(*argv, cwd, timeout=600):
     return done
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
+def test_the_wheel_installs_with_its_dependencies_and_works_outside_the_checkout(tmp_path):
+    """One test, so that xdist builds and installs the wheel once (a module fixture would run once
+    per worker, and two in-tree builds would share build/)."""
+    bin_dir, work, wheel = install(tmp_path)
+    check_contents(wheel)
+    check_commands(bin_dir, work)
+    check_run_and_report(bin_dir, work)
+
+
+def install(base: Path) -> tuple[Path, Path, Path]:
     """(the venv's bin folder, a work folder outside the checkout, the wheel)."""
-    base = tmp_path_factory.mktemp("wheel")
     sh(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", base / "dist", ROOT, cwd=base)
     (wheel,) = (base / "dist").glob("cpi_conformance-*.whl")
     venv.EnvBuilder(with_pip=True).create(base / "venv")
@@ -42,8 +49,7 @@ def installed(tmp_path_factory):
     return bin_dir, work, wheel
 
 
-def test_the_wheel_carries_its_metadata_and_the_example(installed):
-    _, _, wheel = installed
+def check_contents(wheel: Path) -> None:
     assert wheel.name == f"cpi_conformance-{__version__}-py3-none-any.whl"
     with zipfile.ZipFile(wheel) as whl:
         names = set(whl.namelist())
@@ -57,8 +63,7 @@ def test_the_wheel_carries_its_metadata_and_the_example(installed):
     assert not stale, "modules from an old build/ folder, not in the tree"
 
 
-def test_the_installed_commands_work_outside_the_checkout(installed):
-    bin_dir, work, _ = installed
+def check_commands(bin_dir: Path, work: Path) -> None:
     where = sh(bin_dir / "python", "-c", "import conformance; print(conformance.__file__)", cwd=work)
     assert "site-packages" in where.stdout and str(ROOT) not in where.stdout, "the wheel, not the checkout"
     assert sh(bin_dir / "conformance", "--version", cwd=work).stdout == f"cpi-conformance {__version__}\n"
@@ -68,8 +73,7 @@ def test_the_installed_commands_work_outside_the_checkout(installed):
     assert checked.stdout.startswith("x.yml: ok: profile 'example'")
 
 
-def test_an_installed_run_writes_a_report(installed):
-    bin_dir, work, _ = installed
+def check_run_and_report(bin_dir: Path, work: Path) -> None:
     env_path = f"{bin_dir}:{os.environ['PATH']}"  # the fake CPI runs as python3 from the venv
     done = subprocess.run([bin_dir / "conformance", "run", "--profile", FAKE_PROFILE, "--report-dir", "reports",
                            "-k", "info"], capture_output=True, text=True, cwd=work, timeout=300,
