@@ -106,14 +106,11 @@ def tagged(conn) -> list[Leftover]:
     return found
 
 
-def from_ledgers(paths) -> list[Leftover]:
-    """What each ledger holds as created (or kept) and not deleted; servers with their static IPs."""
-    found = []
-    for path in paths:
-        ips = answered_ips(Ledger.read(path))
-        found += [Leftover(e["kind"], e["id"], e.get("name", ""), e.get("run_id"), "ledger", ips=ips.get(e["id"], ()))
-                  for e in Ledger.outstanding(path)]
-    return found
+def from_entries(entries: list[dict[str, Any]], reason: str = "") -> list[Leftover]:
+    """What ledger entries hold as created (or kept) and not deleted; servers with their static IPs."""
+    ips = answered_ips(entries)
+    return [Leftover(e["kind"], e["id"], e.get("name", ""), e.get("run_id"), "ledger", reason, ips=ips.get(e["id"], ()))
+            for e in Ledger.live(entries)]
 
 
 def from_findings(findings: Iterable[Finding]) -> list[Leftover]:

@@ -156,7 +156,7 @@ def _found(conn, ledgers: list[str]) -> tuple[list, list, list]:
     findings = attribution.attribute(attribution.openstack_inventory(conn), windows, known) if windows else []
     unattributed = [sweep.Leftover(f.kind, f.id, f.name, f.run_id, "attribution", f.reason)
                     for f in findings if not f.attributed]
-    return sweep.from_ledgers(ledgers) + tags + sweep.from_findings(findings), unattributed, windows
+    return sweep.from_entries(entries) + tags + sweep.from_findings(findings), unattributed, windows
 
 
 def _live(report_dir: Path, run_id: str) -> str | None:

@@ -61,8 +61,13 @@ class Ledger:
     @staticmethod
     def outstanding(path: str | os.PathLike) -> list[dict[str, Any]]:
         """Resources created and not (yet) recorded as deleted, oldest first."""
+        return Ledger.live(Ledger.read(path))
+
+    @staticmethod
+    def live(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``outstanding`` of entries already read (a caller that also reads them otherwise)."""
         live: dict[tuple[str, str], dict[str, Any]] = {}
-        for entry in Ledger.read(path):
+        for entry in entries:
             key = (entry["kind"], entry["id"])
             if entry["event"] == "created":
                 live[key] = entry

@@ -221,11 +221,6 @@ def _kill_pipe_holders(proc: subprocess.Popen) -> None:
 
 def _reap_group(proc: subprocess.Popen) -> None:
     """The CPI exited; a background child it left holding our pipes is killed too."""
-    try:
-        os.killpg(proc.pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    if _group_alive(proc):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)

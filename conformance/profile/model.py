@@ -191,6 +191,11 @@ class Profile(_Model):
         return self._cpi_config_doc
 
     @property
+    def witnessed(self) -> bool:
+        """A cloud witness is there: a clouds.yaml entry and features.cloud_witness."""
+        return self.cloud is not None and self.features.cloud_witness
+
+    @property
     def release_info(self) -> Release:
         return RELEASES[self.release]
 

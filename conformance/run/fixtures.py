@@ -17,7 +17,7 @@ from conformance.run.lab import IpPool, Lab
 
 @pytest.fixture(scope="session")
 def conn(profile):
-    if profile.cloud is None or not profile.features.cloud_witness:
+    if not profile.witnessed:
         return None
     from conformance.cloud import inspector
 

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -61,7 +61,6 @@ class Interrupts:
     hurried: bool = False
     phase: str = "other"              # "test" (setup/call), "cleanup" (teardown), "other"
     session: object | None = None
-    _followers: list[threading.Thread] = field(default_factory=list)
 
     @property
     def signame(self) -> str | None:

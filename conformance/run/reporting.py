@@ -37,12 +37,8 @@ class ResultsPlugin:
                 cleanup = leave_nothing(self.state)
             except Exception as exc:  # the results are written all the same, with the reason
                 cleanup = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
-                self._say(f"end-of-run sweep failed: {cleanup['error']}")
+                self.state.say(f"end-of-run sweep failed: {cleanup['error']}")
             self._write(int(session.exitstatus), cleanup)
-
-    def _say(self, text: str) -> None:
-        if self.state.interrupts:
-            self.state.interrupts.say(text)
 
     def _write(self, exitstatus: int, cleanup: dict) -> None:
         state, profile = self.state, self.state.profile
@@ -63,7 +59,7 @@ class ResultsPlugin:
     def _fingerprint(self) -> dict:
         profile = self.state.profile
         base = {"release": profile.release, "cloud": profile.cloud}
-        if profile.cloud is None or not profile.features.cloud_witness:
+        if not profile.witnessed:
             return {**base, "services": {}, "note": "no cloud witness (profile: features.cloud_witness)"}
         try:
             from conformance.cloud import fingerprint, inspector
@@ -82,7 +78,7 @@ def leave_nothing(state) -> dict:
     entries = Ledger.read(path) if path.exists() else []
     resources = [e for e in entries if e["kind"] != "call"]
     kept = {(e["kind"], e["id"]) for e in resources if e["event"] == "abandoned"}
-    outstanding = [e for e in (Ledger.outstanding(path) if path.exists() else []) if (e["kind"], e["id"]) not in kept]
+    outstanding = [e for e in Ledger.live(entries) if (e["kind"], e["id"]) not in kept]
     record = {"created": sum(e["event"] == "created" for e in resources),
               "deleted": sum(e["event"] == "deleted" for e in resources), "kept": sorted(i for _, i in kept),
               "swept": [{"kind": e["kind"], "id": e["id"], "name": e.get("name", ""), "why": e.get("reason", ""),
@@ -94,43 +90,39 @@ def leave_nothing(state) -> dict:
     suspects = attribution.suspect_calls(entries, default_timeout=profile.timeouts.cpi_call)
     if not outstanding and not suspects:
         return record
-    say = state.interrupts.say if state.interrupts else (lambda text: None)
     left = [f"{e['kind']} {e['id']}" for e in outstanding]
-    if profile.cloud is None or not profile.features.cloud_witness or state.cut_short():
+    if not profile.witnessed or state.cut_short():
         why = "the cleanup was cut short" if state.cut_short() else "no cloud witness to remove them with"
         record["left"] = left
         if left:
-            say(f"{len(left)} resource(s) left ({why}): {', '.join(left)}; remove them with "
+            state.say(f"{len(left)} resource(s) left ({why}): {', '.join(left)}; remove them with "
                 f"`conformance cleanup --run-id {state.run_id} --profile {profile.source}`")
         return record
     from conformance.cloud import inspector, sweep
 
     conn = inspector.connect(profile.cloud, profile.region)
-    ips = attribution.answered_ips(entries)
-    items = [sweep.Leftover(e["kind"], e["id"], e.get("name", ""), state.run_id, "ledger",
-                            reason="still in the ledger at the end of the run (its cleanup failed or never ran)",
-                            ips=ips.get(e["id"], ()))
-             for e in outstanding]
+    items = [item for item in sweep.from_entries(entries, "still in the ledger at the end of the run (its cleanup "
+                                                          "failed or never ran)") if (item.kind, item.id) not in kept]
     outcome = sweep.remove(conn, items, profile.timeouts)
     deleted, failed, unattributed = sweep.reap_calls(conn, path, [w.request_id for w in suspects], (), profile.timeouts)
     for item in outcome.deleted:
         state.ledger.record("deleted", item.kind, item.id, by="end-of-run sweep")
         record["swept"].append({**item.doc(), "why": item.reason})
-        say(f"end of run: removed {item.kind} {item.id} through the cloud API ({item.reason})")
+        state.say(f"end of run: removed {item.kind} {item.id} through the cloud API ({item.reason})")
     for finding in deleted:
         record["swept"].append({"kind": finding.kind, "id": finding.id, "name": finding.name,
                                 "why": finding.reason, "request_id": finding.request_id})
-        say(f"end of run: removed {finding.kind} {finding.id}: {finding.reason}")
+        state.say(f"end of run: removed {finding.kind} {finding.id}: {finding.reason}")
     for item, why in [*outcome.failed, *failed]:
         record["failed"].append({"kind": item.kind, "id": item.id, "name": item.name, "error": why})
     for finding in unattributed:
         record["unattributed"].append({"kind": finding.kind, "id": finding.id, "name": finding.name,
                                        "why": finding.reason})
-        say(f"end of run: not removed (cannot be attributed to this run): {finding.kind} {finding.id}: "
+        state.say(f"end of run: not removed (cannot be attributed to this run): {finding.kind} {finding.id}: "
             f"{finding.reason}")
     record["left"] = [f"{f['kind']} {f['id']}" for f in record["failed"]]
     if record["left"]:
-        say(f"{len(record['left'])} resource(s) could not be removed: "
+        state.say(f"{len(record['left'])} resource(s) could not be removed: "
             + "; ".join(f"{f['kind']} {f['id']}: {f['error']}" for f in record["failed"])
             + f"; try `conformance cleanup --run-id {state.run_id} --profile {profile.source}`")
     return record

@@ -278,7 +278,7 @@ def reap_after(state: RunState, nodeid: str) -> None:
     "reaped" (results.json's cleanup.swept); never raises: the end of the run tries again."""
     profile = state.profile
     unusable = [r.request_id for r in state.records.get(nodeid, []) if r.method in CREATING and r.outcome != "ok"]
-    if not unusable or profile.cloud is None or not profile.features.cloud_witness or state.cut_short():
+    if not unusable or not profile.witnessed or state.cut_short():
         return
     from conformance.cloud import inspector, sweep
 
@@ -310,8 +310,7 @@ def pytest_sessionfinish(session):
             for problem in _flatten(exc):
                 message = f"{type(problem).__name__}: {problem}"
                 state.session_errors.append({"worker": state.worker, "error": message[:8000]})
-                if state.interrupts:
-                    state.interrupts.say(f"teardown at the end of the session: {message[:2000]}")
+                state.say(f"teardown at the end of the session: {message[:2000]}")
             if session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
             return None

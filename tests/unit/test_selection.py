@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cloud.sweep import Leftover, from_ledgers, select
+from conformance.cloud.sweep import Leftover, from_entries, select
 from conformance.core.cleanup import Ledger
 from conformance.core.secrets import Redactor, interpolate, secrets_in
 from conformance.cpi.results import check_result
@@ -61,7 +61,7 @@ def test_ledger_leftovers_are_created_minus_deleted(tmp_path):
     ledger.record("created", "volume", "v1")
     ledger.record("deleted", "server", "s1")
     ledger.record("abandoned", "volume", "v1", reason="--keep-on-failure")
-    assert [(i.kind, i.id, i.run_id) for i in from_ledgers([ledger.path])] == [
+    assert [(i.kind, i.id, i.run_id) for i in from_entries(Ledger.read(ledger.path))] == [
         ("volume", "v1", "20261121t090000-bbbb")]
 
 
