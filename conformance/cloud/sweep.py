@@ -31,7 +31,7 @@ from conformance.cloud.attribution import (
     openstack_inventory,
     suspect_calls,
 )
-from conformance.cloud.inspector import VOLUME_FAILED, describe_server, describe_volume
+from conformance.cloud.openstack import VOLUME_FAILED, describe_server, describe_volume
 from conformance.core.cleanup import Ledger, is_not_found
 from conformance.core.naming import RUN_TAG, run_id_of, run_started
 from conformance.core.waiting import wait_for

@@ -101,9 +101,9 @@ def _is_dir_name(text: str) -> bool:
 
 
 def _sweep(args, report: Report, profile, age: timedelta | None) -> int:
-    from conformance.cloud import inspector, sweep
+    from conformance.cloud import openstack, sweep
 
-    conn = inspector.connect(profile.cloud, profile.region)
+    conn = openstack.connect(profile.cloud, profile.region)
     chosen, windows = _choose(args, report, conn, age)
     for note in report.notes:
         print(f"conformance cleanup: {note}", file=sys.stderr)

@@ -153,6 +153,7 @@ class Timeouts(_Model):
     volume_status: Seconds = 300
     port_release: Seconds = 120
     floating_ip: Seconds = 120
+    image_delete: Seconds = 300
 
 
 class Profile(_Model):
@@ -170,6 +171,9 @@ class Profile(_Model):
     features: Features = Features()
     timeouts: Timeouts = Timeouts()
     known_failures: dict[str, str] = {}
+    #: The cloud witnesses, in order: name -> options (conformance.cloud.witness). None: the
+    #: OpenStack witness when there is a clouds.yaml entry and features.cloud_witness; {}: none.
+    witnesses: dict[str, dict[str, Any] | None] | None = None
 
     _source: str = PrivateAttr(default="")
     _secrets: frozenset[str] = PrivateAttr(default=frozenset())
@@ -191,9 +195,22 @@ class Profile(_Model):
         return self._cpi_config_doc
 
     @property
+    def witness_options(self) -> dict[str, dict[str, Any]]:
+        """The witnesses the run builds, in order: name -> options."""
+        if self.witnesses is not None:
+            return {name: dict(options or {}) for name, options in self.witnesses.items()}
+        return {"openstack": {}} if self.cloud is not None and self.features.cloud_witness else {}
+
+    @property
+    def cloud_api(self) -> bool:
+        """An OpenStack API to sweep leftovers with and fingerprint (the clouds.yaml entry ``cloud``),
+        whichever witnesses check the cloud."""
+        return self.cloud is not None
+
+    @property
     def witnessed(self) -> bool:
-        """A cloud witness is there: a clouds.yaml entry and features.cloud_witness."""
-        return self.cloud is not None and self.features.cloud_witness
+        """At least one cloud witness checks the cloud's side of each step."""
+        return bool(self.witness_options)
 
     @property
     def release_info(self) -> Release:
@@ -315,6 +332,12 @@ def _check_networks(name: str, profile: Profile) -> None:
     for ref_path, ref in _net_refs(profile):
         if (ref.net_id is None) == (ref.net_name is None):
             problems.append((ref_path, "give exactly one of net_id or net_name"))
+    if profile.witnesses is not None and not profile.features.cloud_witness:
+        problems.append(("witnesses", "features.cloud_witness is false: leave witnesses out, or list them here "
+                                      "and drop features.cloud_witness"))
+    if "openstack" in profile.witness_options and profile.cloud is None:
+        problems.append(("witnesses.openstack", "the OpenStack witness reads the cloud of the clouds.yaml entry "
+                                                "`cloud`, and there is none"))
     if profile.stemcell.path is None and not profile.stemcell.build and profile.stemcell.light_image_id is None:
         problems.append(("stemcell", "give path (a stemcell tarball), build: true, or light_image_id"))
     if profile.disks.resize_to_mib <= profile.disks.size_mib:

@@ -88,6 +88,21 @@ def not_checked(doc: dict[str, Any]) -> list[dict[str, Any]]:
             for t in doc.get("tests", []) for text in t.get("not_checked") or []]
 
 
+def witness_checks(doc: dict[str, Any]) -> dict[str, Any]:
+    """Who checked the cloud's side: the profile's witnesses, per witness how many checks it made,
+    and every check with who made it and who could not see it (what it could not see)."""
+    names = list((doc.get("cloud") or {}).get("witnesses") or [])
+    rows = [{"name": t["name"], "nodeid": t["nodeid"], "capability": t.get("capability"), "check": c["check"],
+             "by": c.get("by") or [], "unseen": c.get("unseen") or {}}
+            for t in doc.get("tests", []) for c in t.get("witness_checks") or []]
+    for row in rows:
+        for name in [*row["by"], *row["unseen"]]:
+            if name not in names:
+                names.append(name)
+    made = {name: sum(name in row["by"] for row in rows) for name in names}
+    return {"witnesses": names, "made": made, "rows": rows, "unmade": sum(not row["by"] for row in rows)}
+
+
 def observations(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """What tests noted beyond the contract (a CPI answering true where null is documented, a
     device hint that is not the guest's name, ...): shown, never counted in the verdict."""

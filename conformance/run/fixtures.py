@@ -1,5 +1,5 @@
-"""Fixtures that reach the cloud and the guest: ``cloud``, ``lab``, ``stemcell``, ``create_vm``,
-``create_disk``, ``ssh``. Plain module-level fixtures on top of conformance.run.session's (``run``,
+"""Fixtures that reach the cloud and the guest: ``cloud`` (the witnesses' checks), ``lab``,
+``stemcell``, ``create_vm``, ``create_disk``, ``ssh``. Plain module-level fixtures on top of conformance.run.session's (``run``,
 ``profile``, ``cpi``, ``cleanup``, ...); plugin.pytest_configure registers this module as the plugin
 "conformance-lab" only when ``--profile`` is given."""
 
@@ -11,71 +11,74 @@ from pathlib import Path
 
 import pytest
 
+from conformance.cloud import witness
+from conformance.cloud.witness import CloudChecks, Witnesses
+from conformance.core.errors import ProfileError
 from conformance.run import stemcells
 from conformance.run.lab import IpPool, Lab
 
 
 @pytest.fixture(scope="session")
 def conn(profile):
-    if not profile.witnessed:
+    """An openstacksdk connection for what the suite provisions itself (floating IPs), when the
+    profile has a clouds.yaml entry; None otherwise. Never handed to a suite."""
+    if not profile.cloud_api:
         return None
-    from conformance.cloud import inspector
+    from conformance.cloud import openstack
 
-    return inspector.connect(profile.cloud, profile.region)
-
-
-@pytest.fixture(scope="session")
-def cloud(conn, profile):
-    """The cloud witness (openstacksdk, read only)."""
-    if conn is None:
-        pytest.skip("profile: features.cloud_witness is false (or cloud is null): no cloud witness")
-    from conformance.cloud.inspector import CloudInspector
-
-    return CloudInspector(conn, interval=profile.timeouts.poll)
+    return openstack.connect(profile.cloud, profile.region)
 
 
 @pytest.fixture(scope="session")
-def net_ids(conn, profile) -> dict[str, str]:
-    """Network ids by BOSH network name; net_name entries resolved through the cloud API."""
+def witnesses(run) -> Witnesses:
+    """The profile's cloud witnesses (conformance.cloud.witness), built once; maybe none."""
+    try:
+        return Witnesses(witness.build(run.profile, on_progress=None))
+    except ProfileError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.fixture
+def cloud(witnesses, record_property) -> CloudChecks:
+    """The cloud's side of a test's checks: ``for seen in cloud.checks("..."): with seen as w: ...``.
+    Never skips: with no witness (or one that does not see a thing) the check is recorded as not made."""
+    return CloudChecks(witnesses.all, record_property)
+
+
+@pytest.fixture(scope="session")
+def net_ids(witnesses, profile) -> dict[str, str]:
+    """Network ids by BOSH network name; net_name entries resolved by a witness that knows networks."""
     ids = {}
     refs = [*profile.networks.manual, *([profile.networks.dynamic] if profile.networks.dynamic else [])]
     for ref in refs:
-        if ref.net_id:
-            ids[ref.name] = ref.net_id
-        elif conn is None:
-            raise pytest.UsageError(f"{profile.source}: network {ref.name!r} has net_name but no cloud to resolve it")
-        else:
-            ids[ref.name] = conn.network.find_network(ref.net_name, ignore_missing=False).id
+        ids[ref.name] = ref.net_id or witnesses.first(lambda w, name=ref.net_name: w.network_id(name))
+        if ids[ref.name] is None:
+            raise pytest.UsageError(f"{profile.source}: network {ref.name!r} has net_name {ref.net_name!r} and no "
+                                    f"witness of this profile resolves network names (give its net_id)")
     return ids
 
 
 @pytest.fixture(scope="session")
-def lab(cpi, conn, names, net_ids, static_ips, run) -> Lab:
-    cloud = None
-    if conn is not None:
-        from conformance.cloud.inspector import CloudInspector
-
-        cloud = CloudInspector(conn, interval=run.profile.timeouts.poll)
-    slices = _without_held_addresses(conn, static_ips, net_ids, run) if conn is not None else static_ips
-    return Lab(profile=run.profile, cpi=cpi, cloud=cloud, conn=conn, names=names, net_ids=net_ids,
+def lab(cpi, conn, witnesses, names, net_ids, static_ips, run) -> Lab:
+    slices = _without_held_addresses(witnesses, static_ips, net_ids, run)
+    return Lab(profile=run.profile, cpi=cpi, witnesses=witnesses, conn=conn, names=names, net_ids=net_ids,
                pool=IpPool(slices), run_id=run.run_id)
 
 
-def _without_held_addresses(conn, slices: dict[str, list], net_ids: dict[str, str], run) -> dict[str, list]:
-    """This worker's static IPs minus those a port in the project already holds: a leftover of a
-    killed run (or another user of the subnet) must not turn every create_vm of this run into a
-    Conflict, a failure of the CPI for the wrong reason. Each address left out is said, with its port."""
+def _without_held_addresses(witnesses: Witnesses, slices: dict[str, list], net_ids: dict[str, str],
+                            run) -> dict[str, list]:
+    """This worker's static IPs minus those something in the cloud already holds (a witness that
+    sees ports tells): a leftover of a killed run (or another user of the subnet) must not turn
+    every create_vm of this run into a Conflict, a failure of the CPI for the wrong reason. Each
+    address left out is said, with what holds it."""
     free = {}
     for network, ips in slices.items():
-        held = {fixed["ip_address"]: port for port in conn.network.ports(network_id=net_ids[network])
-                for fixed in port.fixed_ips or []}
+        held = witnesses.first(lambda w, n=network, i=ips: w.addresses_held(net_ids[n], [str(ip) for ip in i]), {})
         free[network] = [ip for ip in ips if str(ip) not in held]
         for ip in ips:
-            port = held.get(str(ip))
-            if port is not None:
-                run.say(f"static IP {ip} of manual network {network!r} is held by port {port.id} "
-                        f"({port.name or 'unnamed'}, device {port.device_id or 'none'}, created {port.created_at}), "
-                        f"not by this run: not used (leftovers of killed runs: `conformance cleanup --older-than 1h`)")
+            if str(ip) in held:
+                run.say(f"static IP {ip} of manual network {network!r} is held by {held[str(ip)]}, not by this run: "
+                        f"not used (leftovers of killed runs: `conformance cleanup --older-than 1h`)")
     return free
 
 
@@ -102,8 +105,7 @@ def stemcell(cpi, lab, run) -> stemcells.Stemcell:
 
     def delete(cid: str) -> None:
         cpi.delete_stemcell(cid)
-        if lab.cloud:
-            lab.cloud.wait_for_image_gone(cid.split()[0], timeout=profile.timeouts.vm_delete)
+        lab.witnesses.each(lambda w: w.wait_for_image_gone(cid.split()[0], after="delete_stemcell answered OK"))
         run.ledger.record("deleted", "image", cid)
 
     shared = stemcells.SharedStemcell(run.report_dir, run.worker, upload, delete)

@@ -15,6 +15,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance.cloud.witness import Witness, Witnesses
 from conformance.core.cleanup import CleanupStack
 from conformance.core.naming import RUN_TAG
 from conformance.cpi import director
@@ -62,8 +63,9 @@ class IpPool:
 
 
 class Lab:
-    def __init__(self, *, profile, cpi, cloud, conn, names, net_ids: dict[str, str], pool: IpPool, run_id: str):
-        self.profile, self.cpi, self.cloud, self.conn = profile, cpi, cloud, conn
+    def __init__(self, *, profile, cpi, witnesses: Witnesses, conn, names, net_ids: dict[str, str], pool: IpPool,
+                 run_id: str):
+        self.profile, self.cpi, self.witnesses, self.conn = profile, cpi, witnesses, conn
         self.names, self.net_ids, self.pool, self.run_id = names, net_ids, pool, run_id
         self.t = profile.timeouts
         # a range in vip.addresses ("172.24.4.10-172.24.4.12") is several addresses, one per VM
@@ -122,12 +124,15 @@ class Lab:
         self._delete_vm(vm.cid, vm.stemcell_api_version, vm.cpi_properties)
 
     def _delete_vm(self, cid: str, version: int | None, properties: dict) -> None:
-        port_ids = {p.id for p in self.cloud.ports_of(cid)} if self.cloud else set()
+        """delete_vm, then every witness that sees them proves the server and its NICs gone."""
+        nics = self.witnesses.each(lambda w: w.nics(cid))
         self.cpi.send(director.delete_vm(cid, stemcell_api_version=version), context=properties)
-        if self.cloud:
-            self.cloud.wait_for_server_gone(cid, timeout=self.t.vm_delete, after="delete_vm answered OK")
-            self.cloud.wait_for_ports_gone(port_ids, timeout=self.t.port_release,
-                                           after=f"delete_vm of {cid} answered OK")
+
+        def gone(w: Witness) -> None:
+            w.wait_for_server_gone(cid, after="delete_vm answered OK")
+            w.wait_for_nics_gone(nics.of(w), after=f"delete_vm of {cid} answered OK")
+
+        self.witnesses.each(gone)
 
     def networks_for(self, stack: CleanupStack, *, manual: int = 1, dynamic: bool = False,
                      vip: bool = True) -> tuple[dict, str | None]:
@@ -153,20 +158,23 @@ class Lab:
 
     def boot_vm(self, stack: CleanupStack, stemcell_cid: str, *, manual: int = 1, dynamic: bool = False,
                 vip: bool | None = None, context=None, cloud_properties=None) -> Vm:
-        """A VM the suite can SSH into: created through the CPI, ACTIVE in Nova."""
+        """A VM the suite can SSH into: created through the CPI, running for every witness that sees
+        servers (with none, the first SSH session waits for it: timeouts.ssh_ready)."""
         vip = (self.profile.ssh.via == "floating_ip") if vip is None else vip
         networks, address = self.networks_for(stack, manual=manual, dynamic=dynamic, vip=vip)
         vm = self.create_vm(stack, stemcell_cid, networks, context=context, cloud_properties=cloud_properties)
         vm.floating_ip = address
-        if self.cloud:
-            self.cloud.wait_for_server(vm.cid, timeout=self.t.vm_active, after="create_vm answered OK")
+        self.witnesses.each(lambda w: w.wait_for_server_running(vm.cid, after="create_vm answered OK"))
         vm.ssh_host = address or next(iter(vm.ips.values()), None) or self._dynamic_ip(vm)
         return vm
 
     def _dynamic_ip(self, vm: Vm) -> str | None:
-        if not self.cloud:
-            return None
-        return next(iter(self.cloud.mac_by_ip(vm.cid)), None)
+        """The address of a VM on a dynamic network only: the CPI's v2 answer, else a witness's NIC."""
+        for spec in (vm.answered_networks or {}).values():
+            if isinstance(spec, dict) and spec.get("ip"):
+                return str(spec["ip"])
+        nics = self.witnesses.first(lambda w: [ip for nic in w.nics(vm.cid) for ip in sorted(nic.ips)], [])
+        return next(iter(nics), None)
 
     # -- the calls on a VM that carry its context ---------------------------------------------
     def send_on(self, vm: Vm, call: director.Call) -> Any:
@@ -214,8 +222,9 @@ class Lab:
         try:
             session = self._connect(host or vm.ssh_host, timeout=self.t.ssh_ready)
         except Exception as exc:
-            if self.cloud:
-                exc.add_note(f"console log of VM {vm.cid} (tail):\n{self.cloud.console_output(vm.cid)[-6000:]}")
+            console = self.witnesses.first(lambda w: w.console_output(vm.cid))
+            if console is not None:
+                exc.add_note(f"console log of VM {vm.cid} (tail):\n{console[-6000:]}")
             raise
         with session:
             yield session
@@ -254,17 +263,15 @@ class Lab:
 
     def delete_disk_and_verify(self, cid: str) -> None:
         self.cpi.send(director.delete_disk(cid))
-        if self.cloud:
-            self.cloud.wait_for_volume_gone(cid, timeout=self.t.volume_status, after="delete_disk answered OK")
+        self.witnesses.each(lambda w: w.wait_for_volume_gone(cid, after="delete_disk answered OK"))
 
     def attach_disk(self, stack: CleanupStack, vm: Vm, disk_cid: str) -> Any:
         """attach_disk, then set_disk_metadata, as steps/attach_disk_step.rb does; the hint."""
         hint = self.send_on(vm, director.attach_disk(vm.cid, disk_cid, stemcell_api_version=vm.stemcell_api_version))
         stack.add(f"detach disk {disk_cid} from {vm.cid}", self.detach_disk_and_verify, vm, disk_cid,
                   at_cleanup=True)
-        if self.cloud:
-            self.cloud.wait_for_volume(disk_cid, status="in-use", timeout=self.t.disk_attach,
-                                       after=f"attach_disk to VM {vm.cid} answered {hint!r}")
+        self.witnesses.each(lambda w: w.wait_for_volume_attached(
+            disk_cid, vm.cid, after=f"attach_disk to VM {vm.cid} answered {hint!r}"))
         self.send_rescuing(director.set_disk_metadata(disk_cid, director.disk_metadata(vm.instance)),
                            "NotImplemented", vm.cpi_properties)
         return hint
@@ -285,13 +292,12 @@ class Lab:
                  what=f"volume {disk_cid} to leave guest {session.host}", after=after)
 
     def detach_disk_and_verify(self, vm: Vm, disk_cid: str, *, at_cleanup: bool = False) -> None:
-        """detach_disk, then Cinder shows the volume available. At cleanup the disk may be detached
-        already: DiskNotAttached is then fine (steps/detach_disk_step.rb rescues it)."""
+        """detach_disk, then every witness that sees it shows the volume off the VM. At cleanup the
+        disk may be detached already: DiskNotAttached is then fine (steps/detach_disk_step.rb rescues it)."""
         call = director.detach_disk(vm.cid, disk_cid, stemcell_api_version=vm.stemcell_api_version)
         if at_cleanup:
             self.send_gone(call, context=vm.cpi_properties)
         else:
             self.send_on(vm, call)
-        if self.cloud:
-            self.cloud.wait_for_volume(disk_cid, status="available", timeout=self.t.disk_detach,
-                                       after=f"detach_disk from VM {vm.cid} answered OK")
+        self.witnesses.each(lambda w: w.wait_for_volume_detached(
+            disk_cid, vm.cid, after=f"detach_disk from VM {vm.cid} answered OK"))

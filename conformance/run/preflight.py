@@ -87,6 +87,8 @@ def checks(profile, report_dir: str | os.PathLike | None = None) -> list[Check]:
     if vip_tests_enabled(profile):
         found.append(check_ping())
     found += check_routes(profile)
+    if "libvirt" in profile.witness_options:
+        found.append(check_virsh(profile.witness_options["libvirt"].get("virsh", "virsh")))
     if report_dir is not None:
         found.append(check_report_dir(report_dir))
     return found
@@ -120,6 +122,15 @@ def check_cpi_command(profile, environ=None) -> Check:
         path = Path(found) if found else None
     problem = problem or _interpreter_problem(path, search)
     return missing("CPI executable", EVERY_TEST, problem) if problem else ok("CPI executable", EVERY_TEST, str(path))
+
+
+def check_virsh(command: str, which=shutil.which) -> Check:
+    """The libvirt witness reads the hypervisor through virsh (Debian: libvirt-clients)."""
+    needed_by = "the libvirt witness's cloud checks (profile witnesses.libvirt)"
+    found = which(command)
+    if found:
+        return ok("virsh", needed_by, found)
+    return missing("virsh", needed_by, f"{command} is not installed (Debian: apt-get install libvirt-clients)")
 
 
 def _venv_hint(word: str) -> str:

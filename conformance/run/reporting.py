@@ -58,13 +58,13 @@ class ResultsPlugin:
 
     def _fingerprint(self) -> dict:
         profile = self.state.profile
-        base = {"release": profile.release, "cloud": profile.cloud}
-        if not profile.witnessed:
-            return {**base, "services": {}, "note": "no cloud witness (profile: features.cloud_witness)"}
+        base = {"release": profile.release, "cloud": profile.cloud, "witnesses": list(profile.witness_options)}
+        if not profile.cloud_api:
+            return {**base, "services": {}, "note": "no cloud API to ask (profile: cloud)"}
         try:
-            from conformance.cloud import fingerprint, inspector
+            from conformance.cloud import fingerprint, openstack
 
-            return {**base, **fingerprint.fingerprint(inspector.connect(profile.cloud, profile.region))}
+            return {**base, **fingerprint.fingerprint(openstack.connect(profile.cloud, profile.region))}
         except Exception as exc:  # the report is still written, with the reason
             return {**base, "services": {}, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
 
@@ -91,16 +91,16 @@ def leave_nothing(state) -> dict:
     if not outstanding and not suspects:
         return record
     left = [f"{e['kind']} {e['id']}" for e in outstanding]
-    if not profile.witnessed or state.cut_short():
-        why = "the cleanup was cut short" if state.cut_short() else "no cloud witness to remove them with"
+    if not profile.cloud_api or state.cut_short():
+        why = "the cleanup was cut short" if state.cut_short() else "no cloud API to remove them with (profile: cloud)"
         record["left"] = left
         if left:
             state.say(f"{len(left)} resource(s) left ({why}): {', '.join(left)}; remove them with "
                 f"`conformance cleanup --run-id {state.run_id} --profile {profile.source}`")
         return record
-    from conformance.cloud import inspector, sweep
+    from conformance.cloud import openstack, sweep
 
-    conn = inspector.connect(profile.cloud, profile.region)
+    conn = openstack.connect(profile.cloud, profile.region)
     items = [item for item in sweep.from_entries(entries, "still in the ledger at the end of the run (its cleanup "
                                                           "failed or never ran)") if (item.kind, item.id) not in kept]
     outcome = sweep.remove(conn, items, profile.timeouts)

@@ -278,12 +278,12 @@ def reap_after(state: RunState, nodeid: str) -> None:
     "reaped" (results.json's cleanup.swept); never raises: the end of the run tries again."""
     profile = state.profile
     unusable = [r.request_id for r in state.records.get(nodeid, []) if r.method in CREATING and r.outcome != "ok"]
-    if not unusable or not profile.witnessed or state.cut_short():
+    if not unusable or not profile.cloud_api or state.cut_short():
         return
-    from conformance.cloud import inspector, sweep
+    from conformance.cloud import openstack, sweep
 
     try:
-        conn = inspector.connect(profile.cloud, profile.region)
+        conn = openstack.connect(profile.cloud, profile.region)
         deleted, failed, _ = sweep.reap_calls(conn, state.ledger.path, unusable, (), profile.timeouts)
     except Exception as exc:  # the end-of-run sweep tries again
         state.say(f"after {nodeid}: could not look for what its failed calls created: {type(exc).__name__}: "

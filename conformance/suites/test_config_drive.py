@@ -9,6 +9,7 @@ hold for a CPI configured with a config drive (the profile's features.config_dri
 
 import pytest
 
+from conformance.cloud import witness
 from conformance.run import expect
 
 pytestmark = [pytest.mark.capability("config_drive"), pytest.mark.slow]
@@ -53,13 +54,16 @@ def test_meta_data_names_the_vm_and_carries_the_key_pair(drive, shared_vm, cloud
     Steps: read openstack/latest/meta_data.json from the drive; compare with Nova and the SSH key.
     """
     meta = drive.meta_data
-    server = cloud.server(shared_vm.cid)
-    assert meta.get("uuid") == server.id, f"meta_data uuid {meta.get('uuid')} vs Nova server {server.id}"
-    if meta.get("name") != server.name:
-        record_property("observation", f"meta_data name {meta.get('name')!r} vs Nova's {server.name!r} (a CPI "
-                                       "may rename a server at set_vm_metadata)")
     keys = [k.split()[1] for k in (meta.get("public_keys") or {}).values() if len(k.split()) > 1]
     assert ssh_public_key.split()[1] in keys, "meta_data public_keys lacks the profile's SSH key"
+    for seen in cloud.checks("meta_data uuid is the server's id"):
+        with seen as w:
+            server = w.server(shared_vm.cid)
+            assert server is not None, f"{w.name}: no server {shared_vm.cid}"
+            assert meta.get("uuid") == server.id, f"meta_data uuid {meta.get('uuid')} vs {w.name} server {server.id}"
+            if server.seen("name") and meta.get("name") != server.name:
+                record_property("observation", f"meta_data name {meta.get('name')!r} vs {w.name}'s {server.name!r} "
+                                               "(a CPI may rename a server at set_vm_metadata)")
 
 
 @pytest.mark.case("0baca5e4-bb24-45e7-8f86-5ab11a9012b2")
@@ -78,13 +82,22 @@ def test_user_data_carries_the_agent_settings(drive, shared_vm, cloud, profile, 
     assert settings.get("agent_id") == shared_vm.agent_id, "user_data agent_id vs create_vm agent_id"
     networks = settings.get("networks") or {}
     assert set(networks) == set(shared_vm.networks), "networks in user_data vs create_vm request"
-    mac_by_ip = cloud.mac_by_ip(shared_vm.cid)
+    macs = {name: (networks[name].get("mac") or "").lower() for name in shared_vm.ips}
     for name, ip in shared_vm.ips.items():
         assert networks[name].get("ip") == ip, f"user_data networks.{name}.ip"
-        mac = (networks[name].get("mac") or "").lower()
-        if expect.applies(record_property, bool(mac), f"user_data networks.{name}.mac is the port's MAC",
-                          "the CPI put no mac in the agent settings for this network"):
-            assert mac == mac_by_ip.get(ip), f"user_data networks.{name}.mac {mac} vs Neutron {mac_by_ip.get(ip)}"
+    given = {name: mac for name, mac in macs.items() if mac}
+    if expect.applies(record_property, bool(given), "user_data networks.*.mac are the VM's NICs",
+                      "the CPI put no mac in the agent settings of any manual network"):
+        for seen in cloud.checks("user_data networks.*.mac are MACs of the VM's NICs"):
+            with seen as w:
+                on_vm = {nic.mac for nic in w.nics(shared_vm.cid)}
+                assert set(given.values()) <= on_vm, f"user_data MACs {given} vs {w.name} NICs {sorted(on_vm)}"
+        for seen in cloud.checks("user_data networks.*.mac is the MAC of the port holding that network's IP"):
+            with seen as w:
+                by_ip = witness.macs_by_ip(w.nics(shared_vm.cid))
+                for name, mac in given.items():
+                    ip = shared_vm.ips[name]
+                    assert mac == by_ip.get(ip), f"user_data networks.{name}.mac {mac} vs {w.name} {by_ip.get(ip)}"
     assert "system" in (settings.get("disks") or {}), "user_data disks.system"
     bosh = (settings.get("env") or {}).get("bosh") or {}
     wanted = {k: shared_vm.env["bosh"][k] for k in ("group", "groups", "tags") if k in shared_vm.env["bosh"]}
@@ -104,7 +117,10 @@ def test_network_data_matches_neutron_ports(drive, shared_vm, cloud, profile):
     data = drive.network_data
     assert data is not None, "openstack/latest/network_data.json is missing"
     macs = {link.get("ethernet_mac_address", "").lower() for link in data.get("links", [])}
-    assert macs == set(cloud.mac_by_ip(shared_vm.cid).values()), "network_data links vs Neutron port MACs"
+    for seen in cloud.checks("network_data links are the VM's NICs, by MAC"):
+        with seen as w:
+            on_vm = {nic.mac for nic in w.nics(shared_vm.cid)}
+            assert macs == on_vm, f"network_data links vs {w.name} NIC MACs"
     static = {n.get("ip_address") for n in data.get("networks", []) if n.get("type") == "ipv4"}
     assert static <= set(shared_vm.ips.values()), "static networks in network_data vs requested IPs"
 

@@ -33,27 +33,14 @@ def _failed_create(lab, cleanup, stemcell, networks, instance, record_property, 
     return error
 
 
-def _assert_nothing_left(cloud, networks, profile, agent_id: str, error: CpiError) -> None:
+def _assert_nothing_left(cloud, networks, agent_id: str, error: CpiError) -> None:
     """No port holds a requested static IP, no requested floating IP is associated, no server shows
     the failed call's agent id (in its name or metadata)."""
-    t = profile.timeouts
     ips = {spec["ip"] for spec in networks.values() if spec["type"] == "manual"}
     fips = {spec["ip"] for spec in networks.values() if spec["type"] == "vip"}
-
-    def leftovers():
-        ports = [f"port {p.id}" for p in cloud.conn.network.ports() if {i["ip_address"] for i in p.fixed_ips} & ips]
-        return ports + [f"floating IP {f.floating_ip_address} on port {f.port_id}" for f in cloud.conn.network.ips()
-                        if f.port_id and f.floating_ip_address in fips]
-
-    from conformance.core.waiting import wait_for
-
-    wait_for(leftovers, ready=lambda left: not left, describe=lambda left: f"left behind: {left}",
-             timeout=t.port_release, interval=t.poll,
-             what=f"no port holding {sorted(ips)} and no floating IP of {sorted(fips)} on a port",
-             after=f"create_vm answered {error.short_type}")
-    ours = [s.id for s in cloud.conn.compute.servers()
-            if agent_id in (s.name or "") or agent_id in (s.metadata or {}).values()]
-    assert not ours, f"servers left by the failed create_vm (answered {error.short_type}): {ours}"
+    for seen in cloud.checks("the failed create_vm left no port, floating IP association or server behind"):
+        with seen as w:
+            w.wait_for_no_holders(ips, fips, agent_id, after=f"create_vm answered {error.short_type}")
 
 
 @pytest.mark.case("2ee6df51-ee58-433d-90de-e9d0e477b0e8")
@@ -70,7 +57,7 @@ def test_create_vm_with_an_unknown_flavor_fails_cleanly(lab, cleanup, stemcell, 
     props = {**profile.vm.cloud_properties, "instance_type": "cfm-no-such-flavor"}
     instance = lab.new_instance()
     error = _failed_create(lab, cleanup, stemcell, networks, instance, record_property, cloud_properties=props)
-    _assert_nothing_left(cloud, networks, profile, instance.agent_id, error)
+    _assert_nothing_left(cloud, networks, instance.agent_id, error)
 
 
 @pytest.mark.case("53b0f347-e80b-40b9-918d-255a38ec19fd")
@@ -87,7 +74,7 @@ def test_create_vm_on_a_missing_network_fails_cleanly(lab, cleanup, stemcell, cl
     networks[first]["cloud_properties"]["net_id"] = str(uuid.uuid4())
     instance = lab.new_instance()
     error = _failed_create(lab, cleanup, stemcell, networks, instance, record_property)
-    _assert_nothing_left(cloud, networks, profile, instance.agent_id, error)
+    _assert_nothing_left(cloud, networks, instance.agent_id, error)
 
 
 @pytest.mark.case("0a0b1d21-077b-4305-a8ab-220cfd4fedf4")
@@ -106,7 +93,7 @@ def test_create_vm_with_an_ip_outside_the_subnet_fails_cleanly(lab, cleanup, ste
     networks[first.name]["ip"] = outside
     instance = lab.new_instance()
     error = _failed_create(lab, cleanup, stemcell, networks, instance, record_property)
-    _assert_nothing_left(cloud, networks, profile, instance.agent_id, error)
+    _assert_nothing_left(cloud, networks, instance.agent_id, error)
 
 
 @pytest.mark.case("a3ef6791-f91a-4785-8369-cc1eb6a6d690")

@@ -2,11 +2,41 @@
 
 import pytest
 
+from conformance.cloud import witness
+
 pytestmark = [pytest.mark.capability("network_manual"), pytest.mark.slow]
 
 
 def _guest_ips_by_mac(guest) -> dict[str, set[str]]:
     return {mac: {str(i.ip) for i in ifaces} for mac, ifaces in guest.interfaces().items()}
+
+
+def _nic_carrying(by_mac: dict[str, set[str]], ip: str) -> str:
+    """The MAC of the one guest NIC that carries ``ip``."""
+    carrying = [mac for mac, ips in by_mac.items() if ip in ips]
+    assert len(carrying) == 1, f"guest NICs carrying {ip}: {carrying} (the guest's NICs: {by_mac})"
+    return carrying[0]
+
+
+def _check_nics(cloud, vm, wanted: dict[str, tuple[str, str]], only: bool = False) -> None:
+    """``wanted``: static IP -> (network id, MAC of the guest NIC carrying it). Every witness that
+    sees NICs finds those MACs on the VM; one that sees ports finds each IP on a port of that
+    network with that MAC (with ``only``: and no other port)."""
+    for seen in cloud.checks("the guest NICs carrying the static IPs are NICs of the VM"):
+        with seen as w:
+            macs = {nic.mac for nic in w.nics(vm.cid)}
+            assert {mac for _, mac in wanted.values()} <= macs, f"{w.name}: NICs of {vm.cid}: {sorted(macs)}"
+    for seen in cloud.checks("each static IP is on a port of its network, with the MAC of the guest NIC carrying it"):
+        with seen as w:
+            nics = w.nics(vm.cid)
+            ports, by_ip = witness.ips_by_network(nics), witness.macs_by_ip(nics)
+            expected = {net: {ip for ip, (n, _) in wanted.items() if n == net} for net, _ in wanted.values()}
+            if only:
+                assert ports == expected, f"{w.name}: ports vs requested manual networks"
+            else:
+                assert all(ports.get(net) == ips for net, ips in expected.items()), f"{w.name}: ports {ports}"
+            assert {ip: by_ip.get(ip) for ip in wanted} == {ip: mac for ip, (_, mac) in wanted.items()}, (
+                f"{w.name}: port MACs vs guest NICs")
 
 
 @pytest.mark.case("6874492c-f9c4-495b-9ed8-28f8d0a96aa8")
@@ -16,15 +46,14 @@ def test_static_ip_is_on_the_port_and_on_the_matching_nic(cloud, ssh, shared_vm,
     the VM "must be ... accessible on the provided networks"; the Director reaches the instance at
     its static IP).
 
-    Steps: compare Neutron's fixed IPs on the first network with the request; SSH in; compare the
-    guest's addresses by MAC.
+    Steps: SSH in; find the guest NIC carrying the first network's IP; the witnesses show a port
+    on that network with exactly that IP and that NIC's MAC.
     """
     first = profile.networks.manual[0]
     ip = shared_vm.ips[first.name]
-    assert cloud.fixed_ips_by_network(shared_vm.cid).get(net_ids[first.name]) == {ip}, "Neutron port on network 1"
-    mac = cloud.mac_by_ip(shared_vm.cid)[ip]
     with ssh(shared_vm) as guest:
-        assert ip in _guest_ips_by_mac(guest).get(mac, set()), f"guest NIC {mac} carries {ip}"
+        mac = _nic_carrying(_guest_ips_by_mac(guest), ip)
+    _check_nics(cloud, shared_vm, {ip: (net_ids[first.name], mac)})
 
 
 @pytest.mark.case("8f4e05cc-4028-48fb-bb5d-98d41771a230")
@@ -35,20 +64,18 @@ def test_two_manual_nics_get_one_port_each_with_the_requested_ips(cloud, ssh, sh
     "accessible on the provided networks"), and route by the gateway of the network the Director
     marked ``default: [dns, gateway]`` (network_settings.rb; the agent applies it).
 
-    Steps: compare Nova/Neutron ports with the request; SSH in; compare addresses by MAC and the
-    default route.
+    Steps: SSH in; the two IPs on two NICs and the default route; the witnesses show one port per
+    network with its IP and the MAC of the NIC carrying it.
     """
     first, second = profile.networks.manual[:2]
-    expected = {net_ids[first.name]: {shared_vm.ips[first.name]}, net_ids[second.name]: {shared_vm.ips[second.name]}}
-    assert cloud.fixed_ips_by_network(shared_vm.cid) == expected, "Neutron ports vs requested manual networks"
-    macs = cloud.mac_by_ip(shared_vm.cid)
     with ssh(shared_vm) as guest:
         by_mac = _guest_ips_by_mac(guest)
         gateway = guest.default_gateway()
-    for net in (first, second):
-        ip = shared_vm.ips[net.name]
-        assert ip in by_mac.get(macs[ip], set()), f"guest NIC {macs[ip]} carries {ip} ({net.name})"
+    wanted = {shared_vm.ips[net.name]: (net_ids[net.name], _nic_carrying(by_mac, shared_vm.ips[net.name]))
+              for net in (first, second)}
+    assert len({mac for _, mac in wanted.values()}) == 2, f"the two static IPs on two guest NICs: {by_mac}"
     assert gateway == str(first.gateway), "default route via the gateway of the default network"
+    _check_nics(cloud, shared_vm, wanted, only=True)
 
 
 @pytest.mark.case("c999d86e-b835-4486-9ee0-24568722c84b")

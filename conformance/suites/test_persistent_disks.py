@@ -19,13 +19,15 @@ def test_create_disk_rounds_up_to_whole_gib_and_has_disk_is_true(cpi, cloud, cre
     GiB as Cinder counts, and has_disk MUST then be true (bosh.io CPI API v2 create_disk: "Creates
     disk with specific size", size in MiB; has_disk: "True if disk is present").
 
-    Steps: create a 1500 MiB disk for the shared VM, as disk_manager.rb does; Cinder shows 2 GiB,
-    available; has_disk.
+    Steps: create a 1500 MiB disk for the shared VM, as disk_manager.rb does; has_disk; the witnesses show
+    2 GiB, available.
     """
     disk = create_disk(1500, vm_cid=shared_vm.cid)
-    volume = cloud.volume(disk)
-    assert volume is not None and (volume.size, volume.status) == (size_gib(1500), "available"), volume
     assert cpi.send(director.has_disk(disk)) is True, f"has_disk({disk})"
+    for seen in cloud.checks("the new volume is available, 1500 MiB rounded up to 2 GiB"):
+        with seen as w:
+            volume = w.volume(disk)
+            assert volume is not None and (volume.size_gib, volume.available) == (size_gib(1500), True), volume
 
 
 def _observe_hint(record_property, hint, device: str) -> None:
@@ -101,7 +103,7 @@ def test_set_disk_metadata_is_visible_in_cinder(cpi, cloud, create_disk, shared_
     Steps: create a disk; send it the metadata a Director sends for an instance's disk
     (metadata_updater.rb#update_disk_metadata: tags, director, deployment, instance_id,
     instance_index, instance_group, attached_at; a Director also tags detached disks:
-    jobs/dynamic_disks/create_dynamic_disk.rb); read Cinder's metadata.
+    jobs/dynamic_disks/create_dynamic_disk.rb); read the volume's metadata from the witnesses.
     """
     disk = create_disk(vm_cid=shared_vm.cid)
     metadata = director.disk_metadata(shared_vm.instance)
@@ -111,8 +113,10 @@ def test_set_disk_metadata_is_visible_in_cinder(cpi, cloud, create_disk, shared_
         if err.short_type == "NotImplemented":
             pytest.skip("set_disk_metadata answered NotImplemented (the Director rescues it: metadata_updater.rb)")
         raise
-    seen = cloud.volume(disk).metadata or {}
-    assert {k: seen.get(k) for k in metadata} == metadata, "volume metadata after set_disk_metadata"
+    for seen in cloud.checks("the volume's metadata holds every key and value set_disk_metadata sent"):
+        with seen as w:
+            found = w.volume(disk).metadata
+            assert {k: found.get(k) for k in metadata} == metadata, f"{w.name}: volume metadata after set_disk_metadata"
 
 
 @pytest.mark.case("d91fcd5e-1402-4df7-b589-892331f73f00")
@@ -121,11 +125,13 @@ def test_delete_disk_then_has_disk_is_false(cpi, cloud, lab, cleanup, shared_vm,
     be false; deleting it again MUST return normally or answer DiskNotFound (Director:
     orphan_disk_manager.rb rescues DiskNotFound).
 
-    Steps: create a disk; delete it; Cinder shows none; has_disk; delete again.
+    Steps: create a disk; delete it; the witnesses show none; has_disk; delete again.
     """
     disk = lab.create_disk(cleanup, vm_cid=shared_vm.cid)
     cpi.send(director.delete_disk(disk))
-    cloud.wait_for_volume_gone(disk, timeout=profile.timeouts.volume_status, after="delete_disk answered OK")
+    for seen in cloud.checks("the volume is gone after delete_disk"):
+        with seen as w:
+            w.wait_for_volume_gone(disk, after="delete_disk answered OK")
     assert cpi.send(director.has_disk(disk)) is False, f"has_disk({disk}) after delete_disk"
     again = lab.send_gone(director.delete_disk(disk))
     if again != "ok":

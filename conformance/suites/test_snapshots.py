@@ -19,20 +19,22 @@ def test_snapshot_disk_then_delete_snapshot(cpi, cloud, lab, cleanup, create_dis
     delete_snapshot succeeds; orphan_disk_manager.rb rescues DiskNotFound).
 
     Steps: create a disk for the shared VM; snapshot it with the metadata a Director sends for the
-    VM's instance (snapshot_manager.rb#take_snapshot); Cinder shows an available snapshot of that
-    volume; delete it; Cinder shows none; delete again.
+    VM's instance (snapshot_manager.rb#take_snapshot); the witnesses show a ready snapshot of
+    that volume; delete it; they show none; delete again.
     """
     disk = create_disk(vm_cid=shared_vm.cid)
     metadata = director.snapshot_metadata(shared_vm.instance)
     snapshot = cpi.send(director.snapshot_disk(disk, metadata))
     cleanup.add(f"delete snapshot {snapshot}", lab.send_gone, director.delete_snapshot(snapshot),
                 resource=("snapshot", snapshot))
-    found = cloud.wait_for_snapshot(snapshot, status="available", timeout=profile.timeouts.volume_status,
-                                    after=f"snapshot_disk of volume {disk} answered {snapshot}")
-    assert found.volume_id == disk, f"snapshot {snapshot} is of volume {found.volume_id}, not of {disk}"
+    for seen in cloud.checks("the snapshot is ready, of the disk's volume"):
+        with seen as w:
+            found = w.wait_for_snapshot_ready(snapshot, after=f"snapshot_disk of volume {disk} answered {snapshot}")
+            assert found.volume_id == disk, f"{w.name}: snapshot {snapshot} is of volume {found.volume_id}, not {disk}"
     cpi.send(director.delete_snapshot(snapshot))
-    cloud.wait_for_snapshot_gone(snapshot, timeout=profile.timeouts.volume_status,
-                                 after="delete_snapshot answered OK")
+    for seen in cloud.checks("the snapshot is gone after delete_snapshot"):
+        with seen as w:
+            w.wait_for_snapshot_gone(snapshot, after="delete_snapshot answered OK")
     again = lab.send_gone(director.delete_snapshot(snapshot))
     if again != "ok":
         record_property("observation", f"delete_snapshot of a deleted snapshot answered {again}")

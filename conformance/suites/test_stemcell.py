@@ -17,15 +17,18 @@ def test_heavy_stemcell_becomes_an_active_image(cloud, stemcell, record_property
     stemcell image").
 
     Steps: the run's stemcell was uploaded through the CPI, as jobs/update_stemcell.rb sends it
-    (the extracted image file, the manifest's cloud_properties); read the image from Glance.
+    (the extracted image file, the manifest's cloud_properties); the witnesses show the image active.
     """
-    image = cloud.image(stemcell.cid.split()[0])
-    assert image is not None and image.status == "active", f"Glance image for stemcell cid {stemcell.cid}"
     props = stemcell.cloud_properties
     wanted = (props.get("disk_format"), props.get("container_format"))
-    if (image.disk_format, image.container_format) != wanted:
-        record_property("observation", f"image formats {(image.disk_format, image.container_format)} differ from "
-                                       f"the manifest's cloud_properties {wanted} (a CPI may convert the image)")
+    for seen in cloud.checks("the stemcell's image is active"):
+        with seen as w:
+            image = w.image(stemcell.cid.split()[0])
+            assert image is not None and image.active, f"{w.name}: image for stemcell cid {stemcell.cid}: {image}"
+            if (image.disk_format, image.container_format) != wanted:
+                record_property("observation", f"image formats {(image.disk_format, image.container_format)} differ "
+                                               f"from the manifest's cloud_properties {wanted} (a CPI may convert the "
+                                               "image)")
 
 
 @pytest.mark.case("54079572-deda-41a4-ad75-e6b7e964e262")
@@ -35,15 +38,20 @@ def test_delete_stemcell_removes_the_image(cpi, cloud, stemcell, profile, cleanu
     jobs/helpers/stemcell_deleter.rb forgets a stemcell only after delete_stemcell succeeds and
     rescues no error type).
 
-    Steps: upload the stemcell a second time; delete it; Glance shows no such image; delete again.
+    Steps: upload the stemcell a second time; delete it; the witnesses show no such image;
+    delete again.
     """
     cid = cpi.send(director.create_stemcell(stemcell.image_path, stemcell.cloud_properties),
                    timeout=profile.timeouts.stemcell_upload)
     cleanup.add(f"delete stemcell {cid}", cpi.send, director.delete_stemcell(cid), resource=("image", cid))
     image_id = cid.split()[0]
-    assert cloud.image(image_id) is not None, f"no Glance image for stemcell {cid}"
+    for seen in cloud.checks("create_stemcell made the image its cid names"):
+        with seen as w:
+            assert w.image(image_id) is not None, f"{w.name}: no image for stemcell {cid}"
     cpi.send(director.delete_stemcell(cid))
-    cloud.wait_for_image_gone(image_id, timeout=profile.timeouts.vm_delete, after="delete_stemcell answered OK")
+    for seen in cloud.checks("the image is gone after delete_stemcell"):
+        with seen as w:
+            w.wait_for_image_gone(image_id, after="delete_stemcell answered OK")
     cpi.send(director.delete_stemcell(cid))
 
 
@@ -62,14 +70,18 @@ def test_light_stemcell_points_at_an_existing_image(cpi, cloud, stemcell, profil
     image_id = profile.stemcell.light_image_id or stemcell.cid.split()[0]
     image_file = tmp_path / "image"
     image_file.write_bytes(b"")
-    before = {i.id for i in cloud.conn.image.images()}
+    before = cloud.each(lambda w: w.image_ids())
     cid = cpi.send(director.create_stemcell(str(image_file), {**stemcell.cloud_properties, "image_id": image_id}))
     cleanup.add(f"delete light stemcell {cid}", cpi.send, director.delete_stemcell(cid))
     if cid.split()[0] != image_id:
         record_property("observation", f"light stemcell cid {cid!r} does not start with image id {image_id}")
-    assert {i.id for i in cloud.conn.image.images()} <= before | {image_id}, "a light stemcell uploaded an image"
+    for seen in cloud.checks("a light stemcell uploads no image"):
+        with seen as w:
+            assert w.image_ids() <= before.of(w) | {image_id}, f"{w.name}: a light stemcell uploaded an image"
     cpi.send(director.delete_stemcell(cid))
-    assert cloud.image(image_id) is not None, "delete_stemcell of a light stemcell deleted its image"
+    for seen in cloud.checks("delete_stemcell of a light stemcell leaves its image"):
+        with seen as w:
+            assert w.image(image_id) is not None, f"{w.name}: delete_stemcell of a light stemcell deleted its image"
 
 
 @pytest.mark.case("77699417-fb53-4b61-8c5a-4e5666824ee0")

@@ -15,13 +15,14 @@ def test_floating_ip_is_associated_and_answers_ping_and_ssh(cloud, ssh, shared_v
     answer ping and SSH through it from the test runner (bosh.io CPI API v2 create_vm: the VM
     "must be ... accessible on the provided networks"; vip_network.rb sends the address as ``ip``).
 
-    Steps: look the floating IP up in Neutron; check its port is one of the VM's; ping it from the
+    Steps: look the floating IP up with the witnesses; check its port is one of the VM's; ping it from the
     runner; SSH in through it and read the hostname.
     """
-    ports = {p.id for p in cloud.ports_of(shared_vm.cid)}
-    fip = cloud.wait_for_floating_ip(shared_vm.floating_ip, port_ids=ports, timeout=profile.timeouts.floating_ip,
-                                     after="create_vm with a vip network answered OK")
-    assert fip.port_id in ports
+    for seen in cloud.checks("the floating IP is on one of the VM's ports"):
+        with seen as w:
+            ports = {nic.port_id for nic in w.nics(shared_vm.cid)}
+            fip = w.wait_for_floating_ip(shared_vm.floating_ip, on=ports, after="create_vm with a vip network answered OK")
+            assert fip.port_id in ports
     assert netcheck.ping(shared_vm.floating_ip, timeout=profile.timeouts.ssh_command), (
         f"ping {shared_vm.floating_ip} from the runner")
     with ssh(shared_vm, host=shared_vm.floating_ip) as guest:
@@ -38,11 +39,13 @@ def test_floating_ip_is_let_go_when_the_vm_is_deleted(lab, cloud, create_vm, pro
     Steps: boot a VM with a vip network; delete_vm; the floating IP exists with no port.
     """
     vm = create_vm(vip=True)
-    ports = {p.id for p in cloud.ports_of(vm.cid)}
-    cloud.wait_for_floating_ip(vm.floating_ip, port_ids=ports, timeout=profile.timeouts.floating_ip,
-                               after="create_vm with a vip network answered OK")
+    for seen in cloud.checks("the floating IP is on one of the VM's ports before delete_vm"):
+        with seen as w:
+            ports = {nic.port_id for nic in w.nics(vm.cid)}
+            w.wait_for_floating_ip(vm.floating_ip, on=ports, after="create_vm with a vip network answered OK")
     lab.send_on(vm, director.delete_vm(vm.cid, stemcell_api_version=vm.stemcell_api_version))
-    cloud.wait_for_server_gone(vm.cid, timeout=profile.timeouts.vm_delete, after="delete_vm answered OK")
-    fip = cloud.wait_for_floating_ip(vm.floating_ip, port_ids=None, timeout=profile.timeouts.floating_ip,
-                                     after=f"delete_vm of {vm.cid} answered OK")
-    assert fip.port_id is None, f"floating IP {vm.floating_ip} still on port {fip.port_id}"
+    for seen in cloud.checks("the floating IP stays allocated, on no port, after delete_vm"):
+        with seen as w:
+            w.wait_for_server_gone(vm.cid, after="delete_vm answered OK")
+            fip = w.wait_for_floating_ip(vm.floating_ip, on=None, after=f"delete_vm of {vm.cid} answered OK")
+            assert fip.port_id is None, f"{w.name}: floating IP {vm.floating_ip} still on port {fip.port_id}"

@@ -30,25 +30,44 @@ def test_create_vm_answers_its_cid_and_has_vm_is_true(cpi, profile, shared_vm, r
 
 
 @pytest.mark.case("149c6b85-5559-498d-8278-834ff3e062bf")
-def test_server_is_active_with_the_requested_flavor_and_zone(cloud, profile, shared_vm, record_property):
+def test_server_is_active_with_the_requested_flavor_and_zone(cloud, ssh, profile, shared_vm, record_property):
     """The VM MUST be ACTIVE in Nova (bosh.io create_vm: "The newly created VM must be powered on")
     with the flavor and availability zone its cloud_properties asked for (the OpenStack CPI's
     instance_type and availability_zone; the Director merges the AZ's cloud_properties under the
     VM type's: merged_cloud_properties.rb).
 
-    Steps: read the server from Nova; compare flavor and zone with the request.
+    Steps: SSH in; the witnesses show the server running, with the flavor and zone asked for,
+    and the flavor's vCPUs and memory where they see them (the hypervisor).
     """
-    server = cloud.server(shared_vm.cid)
-    assert server is not None and server.status == "ACTIVE", f"server {shared_vm.cid} in Nova"
+    cid = shared_vm.cid
+    with ssh(shared_vm) as guest:
+        assert guest.hostname(), f"VM {cid} answers SSH (it is powered on)"
+    for seen in cloud.checks("the server is running"):
+        with seen as w:
+            server = w.server(cid)
+            assert server is not None and server.running, f"{w.name}: server {cid}: {server}"
+            if server.seen("metadata") and shared_vm.agent_id not in server.metadata.values():
+                record_property("observation", f"the server's metadata ({w.name}) does not carry the agent id "
+                                               "(nothing asks it to)")
     wanted = profile.vm.cloud_properties.get("instance_type")
     if expect.applies(record_property, bool(wanted), "the server's flavor",
                       "the profile's vm.cloud_properties names no instance_type"):
-        assert cloud.flavor_name(server) == wanted, "flavor of the server vs cloud_properties.instance_type"
+        for seen in cloud.checks("the server's flavor is cloud_properties.instance_type"):
+            with seen as w:
+                assert w.server(cid).flavor == wanted, f"{w.name}: flavor of the server vs instance_type"
+        flavor = cloud.first(lambda w: w.flavor(wanted))
+        if expect.applies(record_property, flavor is not None, "the VM has the flavor's vCPUs and memory",
+                          "no witness of this profile describes instance types"):
+            for seen in cloud.checks(f"the VM has the vCPUs and memory of flavor {wanted}"):
+                with seen as w:
+                    server = w.server(cid)
+                    assert (server.vcpus, server.memory_mib) == (flavor.vcpus, flavor.memory_mib), (
+                        f"{w.name}: vCPUs and MiB of server {cid} vs flavor {wanted}")
     if expect.applies(record_property, bool(profile.vm.availability_zone), "the server's availability zone",
                       "the profile names no vm.availability_zone"):
-        assert server.availability_zone == profile.vm.availability_zone, "availability zone"
-    if shared_vm.agent_id not in (server.metadata or {}).values():
-        record_property("observation", "the server's Nova metadata does not carry the agent id (nothing asks it to)")
+        for seen in cloud.checks("the server is in the availability zone asked for"):
+            with seen as w:
+                assert w.server(cid).availability_zone == profile.vm.availability_zone, f"{w.name}: availability zone"
 
 
 @pytest.mark.case("b1bd9b98-c6b7-47c3-88d6-b977158c4769")
@@ -59,7 +78,7 @@ def test_set_vm_metadata_is_visible_in_nova(lab, cloud, shared_vm):
     Director rescues it (metadata_updater.rb).
 
     Steps: send the metadata a Director sends (metadata_updater.rb#update_vm_metadata: tags,
-    director, deployment, id, job, instance_group, index, name, created_at); read Nova's metadata.
+    director, deployment, id, job, instance_group, index, name, created_at); read the server's metadata from the witnesses.
     """
     metadata = director.vm_metadata(shared_vm.instance)
     try:
@@ -68,8 +87,10 @@ def test_set_vm_metadata_is_visible_in_nova(lab, cloud, shared_vm):
         if err.short_type == "NotImplemented":
             pytest.skip("set_vm_metadata answered NotImplemented (the Director rescues it: metadata_updater.rb)")
         raise
-    seen = cloud.server(shared_vm.cid).metadata or {}
-    assert {k: seen.get(k) for k in metadata} == metadata, "server metadata after set_vm_metadata"
+    for seen in cloud.checks("the server's metadata holds every key and value set_vm_metadata sent"):
+        with seen as w:
+            found = w.server(shared_vm.cid).metadata
+            assert {k: found.get(k) for k in metadata} == metadata, f"{w.name}: server metadata after set_vm_metadata"
 
 
 @pytest.mark.case("9121efb4-e218-46f7-9081-9a44c8106ba0")
@@ -88,8 +109,9 @@ def test_reboot_vm_really_reboots_the_guest(lab, cloud, create_vm, ssh, profile)
     lab.send_on(vm, director.reboot_vm(vm.cid))
     after = lab.wait_rebooted(vm, before)
     assert after != before
-    server = cloud.wait_for_server(vm.cid, timeout=profile.timeouts.vm_active, after="reboot_vm answered OK")
-    assert server.status == "ACTIVE"
+    for seen in cloud.checks("the server is running after reboot_vm"):
+        with seen as w:
+            assert w.wait_for_server_running(vm.cid, after="reboot_vm answered OK").running
 
 
 @pytest.mark.case("7690b49a-e860-4056-9466-c10f62f0e805")
@@ -99,17 +121,20 @@ def test_delete_vm_removes_the_server_and_its_ports(cpi, lab, cloud, create_vm, 
     be false, and a second delete_vm MUST return normally or answer VMNotFound (Director:
     delete_vm_step.rb rescues VMNotFound).
 
-    Steps: create a VM (no floating IP); note its ports; delete_vm; wait until Nova and Neutron
-    show neither; has_vm; delete_vm again.
+    Steps: create a VM (no floating IP); note its NICs; delete_vm; wait until the witnesses show
+    neither; has_vm; delete_vm again.
     """
     vm = create_vm(vip=False)
-    ports = {p.id for p in cloud.ports_of(vm.cid)}
-    assert ports, f"Neutron shows no port for VM {vm.cid} on its manual network"
+    nics = cloud.each(lambda w: w.nics(vm.cid))
+    for seen in cloud.checks("the VM has a NIC before delete_vm"):
+        with seen as w:
+            assert nics.of(w), f"{w.name} shows no NIC of VM {vm.cid} on its manual network"
     delete = director.delete_vm(vm.cid, stemcell_api_version=vm.stemcell_api_version)
     lab.send_on(vm, delete)
-    cloud.wait_for_server_gone(vm.cid, timeout=profile.timeouts.vm_delete, after="delete_vm answered OK")
-    cloud.wait_for_ports_gone(ports, timeout=profile.timeouts.port_release,
-                              after=f"delete_vm of {vm.cid} answered OK")
+    for seen in cloud.checks("the server and its NICs are gone after delete_vm"):
+        with seen as w:
+            w.wait_for_server_gone(vm.cid, after="delete_vm answered OK")
+            w.wait_for_nics_gone(nics.of(w), after=f"delete_vm of {vm.cid} answered OK")
     assert cpi.send(director.has_vm(vm.cid)) is False, "has_vm after delete_vm"
     again = lab.send_gone(delete, vm.cpi_properties)
     if again != "ok":
@@ -132,16 +157,21 @@ def test_has_vm_of_a_missing_vm_is_false_and_delete_returns(cpi, lab, record_pro
 
 
 @pytest.mark.case("87fd331b-1bb3-41bb-908a-da01758cf383")
-def test_calculate_vm_cloud_properties_picks_a_fitting_flavor(cpi, conn):
+def test_calculate_vm_cloud_properties_picks_a_fitting_flavor(cpi, cloud, record_property):
     """calculate_vm_cloud_properties MUST answer cloud properties whose instance type has at least
     the CPUs and RAM asked for (bosh.io CPI API v2 calculate_vm_cloud_properties: "the minimum
     resources that satisfy the parameters").
 
     Steps: ask for 1 CPU, 512 MiB RAM, 1 GiB ephemeral disk, as vm_resources_cache.rb does; when
-    the answer names an instance_type, Nova's flavor must have at least that much.
+    the answer names an instance_type, the witnesses' flavor must have at least that much.
     """
     props = cpi.send(director.calculate_vm_cloud_properties(cpu=1, ram=512, ephemeral_disk_size=1024))
-    assert props, "calculate_vm_cloud_properties answered nothing"
-    if "instance_type" in props and conn is not None:
-        flavor = conn.compute.find_flavor(props["instance_type"], ignore_missing=False)
-        assert flavor.vcpus >= 1 and flavor.ram >= 512, f"flavor {flavor.name}: {flavor.vcpus} vCPU, {flavor.ram} MiB"
+    assert isinstance(props, dict) and props, f"calculate_vm_cloud_properties answered {props!r}"
+    if expect.applies(record_property, "instance_type" in props, "the instance type has 1 CPU and 512 MiB at least",
+                      f"the answer names no instance_type: {sorted(props)}"):
+        for seen in cloud.checks(f"flavor {props['instance_type']} has 1 vCPU and 512 MiB at least"):
+            with seen as w:
+                flavor = w.flavor(props["instance_type"])
+                assert flavor is not None, f"{w.name}: no flavor {props['instance_type']!r}"
+                assert flavor.vcpus >= 1 and flavor.memory_mib >= 512, (
+                    f"{w.name}: flavor {flavor.name}: {flavor.vcpus} vCPU, {flavor.memory_mib} MiB")

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance.cloud.witness import Witnesses
 from conformance.core.cleanup import CleanupStack
 from conformance.core.naming import Names
 from conformance.cpi import director
@@ -35,7 +36,7 @@ class StubCpi:
 
 def make_lab(cpi):
     profile = load_profile(FAKE_PROFILE)
-    return Lab(profile=profile, cpi=cpi, cloud=None, conn=None, names=Names("20261201t000000-abcd"),
+    return Lab(profile=profile, cpi=cpi, witnesses=Witnesses([]), conn=None, names=Names("20261201t000000-abcd"),
                net_ids={"a": "net-a"}, pool=IpPool({"a": ["10.10.1.10", "10.10.1.11"]}),
                run_id="20261201t000000-abcd")
 
@@ -128,15 +129,26 @@ def test_a_range_in_vip_addresses_gives_one_floating_ip_per_vm(tmp_path):
                               "addresses": ["172.24.4.10-172.24.4.12", "172.24.4.20"]}
     (tmp_path / "dummy_key").write_bytes((FAKE_PROFILE.parent / "dummy_key").read_bytes())
     (tmp_path / "p.yml").write_text(yaml.safe_dump(doc))
-    lab = Lab(profile=load_profile(tmp_path / "p.yml"), cpi=StubCpi(), cloud=None, conn=None,
+    lab = Lab(profile=load_profile(tmp_path / "p.yml"), cpi=StubCpi(), witnesses=Witnesses([]), conn=None,
               names=Names("20261201t000000-abcd"), net_ids={"a": "net-a"}, pool=IpPool({"a": ["10.10.1.10"]}),
               run_id="20261201t000000-abcd")
     assert lab.vip_pool == ["172.24.4.10", "172.24.4.11", "172.24.4.12", "172.24.4.20"]
 
 
+def test_without_a_witness_that_sees_ports_every_static_ip_is_used():
+    from types import SimpleNamespace
+
+    from conformance.run.fixtures import _without_held_addresses
+
+    slices = {"manual-a": ["10.10.1.60", "10.10.1.61"]}
+    assert _without_held_addresses(Witnesses([]), slices, {"manual-a": "net-a"}, SimpleNamespace(say=print)) == slices
+
+
 def test_static_ips_held_by_ports_in_the_project_are_left_out_and_said():
     from types import SimpleNamespace
 
+    from conformance.cloud.openstack import OpenStackWitness
+    from conformance.profile import Timeouts
     from conformance.run.fixtures import _without_held_addresses
 
     leftover = SimpleNamespace(id="port-1", name="vm-x-manual-a", device_id="", created_at="2026-12-02T03:34:49Z",
@@ -150,7 +162,8 @@ def test_static_ips_held_by_ports_in_the_project_are_left_out_and_said():
     said = []
     conn = SimpleNamespace(network=SimpleNamespace(ports=ports))
     run = SimpleNamespace(say=said.append)
-    free = _without_held_addresses(conn, {"manual-a": ["10.10.1.60", "10.10.1.61"], "manual-b": ["10.10.2.60"]},
+    witnesses = Witnesses([OpenStackWitness.over(conn, Timeouts())])
+    free = _without_held_addresses(witnesses, {"manual-a": ["10.10.1.60", "10.10.1.61"], "manual-b": ["10.10.2.60"]},
                                    {"manual-a": "net-a", "manual-b": "net-b"}, run)
     assert free == {"manual-a": ["10.10.1.61"], "manual-b": ["10.10.2.60"]}
     assert listed == ["net-a", "net-b"]

@@ -156,3 +156,22 @@ def test_missing_ssh_key_is_reported_on_resolve(tmp_path):
     doc = variant(cpi__config=None, cpi__command=["cpi"], ssh__private_key=str(tmp_path / "nokey"))
     with pytest.raises(ProfileError, match="ssh.private_key: .*nokey: no readable file there"):
         load_profile(write(tmp_path, doc), resolve=True, environ={}, clouds=lambda: {"mycloud": {}})
+
+
+def test_witnesses_default_to_openstack_with_a_cloud_and_none_without(tmp_path):
+    assert list(load_profile(write(tmp_path, variant())).witness_options) == ["openstack"]
+    no_witness = load_profile(write(tmp_path, variant(features={"cloud_witness": False}), "n.yml"))
+    assert no_witness.witness_options == {} and not no_witness.witnessed and no_witness.cloud_api
+    both = load_profile(write(tmp_path, variant(witnesses={"libvirt": {"uri": "qemu:///system"}, "openstack": None}),
+                              "b.yml"))
+    assert both.witness_options == {"libvirt": {"uri": "qemu:///system"}, "openstack": {}}
+    assert load_profile(write(tmp_path, variant(witnesses={}), "e.yml")).witness_options == {}
+
+
+def test_witnesses_and_cloud_witness_false_conflict(tmp_path):
+    text = problem(tmp_path, variant(witnesses={"libvirt": {}}, features={"cloud_witness": False}))
+    assert "witnesses" in text and "features.cloud_witness is false" in text
+
+
+def test_the_openstack_witness_needs_a_cloud(tmp_path):
+    assert "witnesses.openstack" in problem(tmp_path, variant(cloud=None, witnesses={"openstack": {}}))

@@ -11,7 +11,7 @@ from fakes import FakeClock
 from openstack import exceptions
 
 from conformance.cli import main
-from conformance.cloud import inspector
+from conformance.cloud import openstack
 from conformance.cloud.sweep import Leftover, Sweeper, reap_calls
 from conformance.commands import cleanup as cleanup_command
 from conformance.core.errors import WaitTimeout
@@ -159,7 +159,7 @@ def cloud(monkeypatch):
     fake = FakeCloud()
     profile = SimpleNamespace(cloud="fake", region=None, timeouts=Timeouts(poll=0.01))
     monkeypatch.setattr(cleanup_command, "load_profile", lambda path, resolve: profile)
-    monkeypatch.setattr(inspector, "connect", lambda cloud, region=None: fake)
+    monkeypatch.setattr(openstack, "connect", lambda cloud, region=None: fake)
     return fake
 
 

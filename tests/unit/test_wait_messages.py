@@ -5,9 +5,10 @@ from types import SimpleNamespace
 import pytest
 from fakes import FakeClock
 
-from conformance.cloud.inspector import CloudInspector, describe_volume
+from conformance.cloud.openstack import OpenStackWitness, describe_volume
 from conformance.core.errors import WaitFailed, WaitTimeout
 from conformance.core.waiting import wait_for
+from conformance.profile import Timeouts
 
 pytestmark = pytest.mark.unit
 
@@ -36,12 +37,13 @@ def test_a_volume_is_described_with_the_servers_it_is_attached_to():
     assert describe_volume(None) == "gone"
 
 
-def test_an_inspector_wait_names_the_cpi_call_and_what_cinder_still_shows():
-    volume = SimpleNamespace(status="in-use", size=1, attachments=[{"server_id": "s-1"}])
+def test_a_witness_wait_names_the_cpi_call_the_timeout_and_what_cinder_still_shows():
+    volume = SimpleNamespace(id="v-1", status="in-use", size=1, attachments=[{"server_id": "s-1"}], metadata={})
     conn = SimpleNamespace(block_storage=SimpleNamespace(get_volume=lambda cid: volume))
-    cloud = CloudInspector(conn, interval=0.01)
+    cloud = OpenStackWitness.over(conn, Timeouts(poll=0.01, disk_detach=0.03))
     with pytest.raises(WaitTimeout) as info:
-        cloud.wait_for_volume("v-1", status="available", timeout=0.03, after="detach_disk from VM s-1 answered OK")
+        cloud.wait_for_volume_detached("v-1", "s-1", after="detach_disk from VM s-1 answered OK")
     text = str(info.value)
-    assert "Cinder volume v-1 to be available (after detach_disk from VM s-1 answered OK)" in text
+    assert ("openstack: Cinder volume v-1 to be available after leaving server s-1 (timeouts.disk_detach) "
+            "(after detach_disk from VM s-1 answered OK)") in text
     assert "attached to servers ['s-1']" in text
