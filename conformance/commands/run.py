@@ -28,6 +28,9 @@ def register(subparsers) -> None:
     run.add_argument("-m", dest="markexpr", default=None, help="pytest -m expression")
     run.add_argument("--report-dir", default="reports", help="where reports/<run id>/ goes (default: reports)")
     run.add_argument("--run-id", default=None, help="reuse a run id (default: a new one)")
+    run.add_argument("--witnesses", default=None, metavar="NAMES",
+                     help="the cloud witnesses of this run instead of the profile's: openstack, libvirt "
+                          "(comma-separated), or none")
     run.add_argument("--keep-on-failure", action="store_true",
                      help="keep a failed test's resources (listed in the ledger; `conformance cleanup` removes them)")
     run.add_argument("--certify", action="store_true",
@@ -56,6 +59,8 @@ def pytest_argv(args, run_id: str, profile_path: str, tests: list[str] | None = 
             argv += [flag, value]
     if args.numprocesses:
         argv += ["--dist", "loadscope"]  # a module's tests stay on one worker: its shared VMs boot once
+    if args.witnesses:
+        argv += ["--cfm-witnesses", args.witnesses]
     if args.keep_on_failure:
         argv.append("--cfm-keep-on-failure")
     if args.certify:
@@ -72,6 +77,8 @@ def run_suite(args) -> int:
               "(run from the repository, or pass --profile)", file=sys.stderr)
         return 2
     profile = load_profile(profile_path, resolve=True)  # ProfileError -> exit 2 before any cloud call
+    if args.witnesses:
+        profile = profile.with_witnesses(args.witnesses)
     tests = selection(args)
     if tests == []:
         return 0

@@ -207,6 +207,21 @@ class Profile(_Model):
         whichever witnesses check the cloud."""
         return self.cloud is not None
 
+    def with_witnesses(self, names: str) -> Profile:
+        """This profile with other witnesses (``--witnesses libvirt,openstack``; ``none`` for none),
+        each with the options the profile gives it. Raises ProfileError."""
+        wanted = [n.strip() for n in names.split(",") if n.strip()]
+        if wanted == ["none"]:
+            wanted = []
+        elif not wanted or "none" in wanted:
+            raise ProfileError(self.source, "--witnesses", f"{names!r}: name one or more witnesses "
+                                                           "(comma-separated), or none")
+        if "openstack" in wanted and self.cloud is None:
+            raise ProfileError(self.source, "--witnesses", "the OpenStack witness reads the cloud of the "
+                                                           "clouds.yaml entry `cloud`, and the profile has none")
+        given = self.witnesses or {}
+        return self.model_copy(update={"witnesses": {name: dict(given.get(name) or {}) for name in wanted}})
+
     @property
     def witnessed(self) -> bool:
         """At least one cloud witness checks the cloud's side of each step."""

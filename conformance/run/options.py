@@ -34,6 +34,9 @@ OPTIONS: dict[str, dict] = {
     "keep-on-failure": {"action": "store_true",
                         "help": "keep a failed test's cloud resources for debugging (they stay in the ledger "
                                 "for cleanup)"},
+    "witnesses": {"default": None, "metavar": "NAMES",
+                  "help": "the cloud witnesses of this run instead of the profile's: names, comma-separated "
+                          "(openstack, libvirt), or none (each with the options the profile's witnesses gives it)"},
     "certify": {"action": "store_true",
                 "help": "certification run: refuses known-failure overrides and test selection"},
 }

@@ -117,6 +117,8 @@ def configure(config) -> RunState:
     path = config.getoption("cfm_profile")
     try:
         profile = load_profile(path, resolve=True)
+        if config.getoption("cfm_witnesses"):
+            profile = profile.with_witnesses(config.getoption("cfm_witnesses"))
     except ProfileError as exc:
         raise pytest.UsageError(str(exc)) from None
     workerinput = getattr(config, "workerinput", {})

@@ -175,3 +175,16 @@ def test_witnesses_and_cloud_witness_false_conflict(tmp_path):
 
 def test_the_openstack_witness_needs_a_cloud(tmp_path):
     assert "witnesses.openstack" in problem(tmp_path, variant(cloud=None, witnesses={"openstack": {}}))
+
+
+def test_with_witnesses_replaces_the_profile_s_keeping_their_options(tmp_path):
+    profile = load_profile(write(tmp_path, variant(witnesses={"libvirt": {"uri": "qemu+ssh://h/system"}})))
+    assert profile.with_witnesses("libvirt,openstack").witness_options == {
+        "libvirt": {"uri": "qemu+ssh://h/system"}, "openstack": {}}
+    assert profile.with_witnesses("none").witness_options == {}
+    assert profile.with_witnesses("none").source == profile.source
+    with pytest.raises(ProfileError, match="name one or more witnesses"):
+        profile.with_witnesses(" , ")
+    without_cloud = load_profile(write(tmp_path, variant(cloud=None), "n.yml"))
+    with pytest.raises(ProfileError, match="clouds.yaml entry"):
+        without_cloud.with_witnesses("openstack")

@@ -194,3 +194,30 @@ def test_the_resources_line_says_what_the_run_left_and_how_to_remove_it():
     assert "1 left: server vm-1 (`conformance cleanup --run-id 20261202t000000-abcd`)" in line
     assert "interrupted by SIGINT, cleanups cut short" in line
     assert resources({"cleanup": {}}) is None and resources({}) is None
+
+
+def test_the_report_says_which_witness_made_each_cloud_check(tmp_path):
+    t1 = {**case("t1", "disks"), "witness_checks": [
+        {"check": "the volume is 2 GiB", "by": ["openstack", "libvirt"], "unseen": {}},
+        {"check": "the volume's metadata", "by": ["openstack"], "unseen": {"libvirt": "the metadata of a volume"}}]}
+    t2 = {**case("t2", "stemcell"), "witness_checks": [
+        {"check": "the image is active", "by": [], "unseen": {"libvirt": "images"}}],
+        "not_checked": ["the image is active: libvirt does not see images"]}
+    doc = results([t1, t2])
+    doc["cloud"]["witnesses"] = ["libvirt"]
+    doc["digest"] = {"algorithm": "sha256", "canonical": canonical_digest(doc)}
+    found = model.witness_checks(doc)
+    assert found["witnesses"] == ["libvirt", "openstack"]
+    assert found["made"] == {"libvirt": 1, "openstack": 2} and found["unmade"] == 1
+    html_path, md_path = build.write_reports(write(tmp_path, doc))
+    md = md_path.read_text()
+    assert "## Cloud checks (3): which witness made each" in md
+    assert "Witnesses: libvirt made 1, openstack made 2; made by none: 1." in md
+    assert "| t1 | the volume's metadata | openstack | libvirt (the metadata of a volume) |" in md
+    assert "Show every cloud check" in html_path.read_text()
+
+
+def test_a_run_without_witnesses_says_so(tmp_path):
+    doc = results([case("t1", "disks")])
+    _, md_path = build.write_reports(write(tmp_path, doc))
+    assert "Witnesses: none (the profile names no cloud witness); made by none: 0." in md_path.read_text()
