@@ -99,9 +99,9 @@ def _localcloud() -> Group:
 
 
 RUNNER = Group(
-    "runner", "`conformance run` on the test runner",
-    packages=("iputils-ping", "iproute2"),
-    needs=("ping", "ip"),
+    "runner", "`conformance run` on the test runner (virsh: the libvirt witness)",
+    packages=("iputils-ping", "iproute2", "libvirt-clients"),
+    needs=("ping", "ip", "virsh"),
 )  # fmt: skip
 COMPONENT = Group(
     "component", "the project's component tier",

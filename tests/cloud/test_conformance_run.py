@@ -39,17 +39,23 @@ def official_cpi() -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-@pytest.mark.parametrize("profile", ["profiles/local.yml", "profiles/local-official.yml"],
-                         ids=["reference-cpi", "official-cpi"])
-def test_full_suite_passes_on_the_local_cloud_and_leaves_nothing(profile, request, localcloud_facts, os_conn,
-                                                                  tmp_path):
+#: (profile, witnesses): the reference CPI with both witnesses (the cloud API and the hypervisor) and
+#: with none (every test still runs, its cloud checks not made), the official CPI with the cloud API's.
+RUNS = [("profiles/local.yml", "openstack,libvirt"), ("profiles/local-official.yml", "openstack"),
+        ("profiles/local.yml", "none")]
+
+
+@pytest.mark.parametrize("profile, witnesses", RUNS,
+                         ids=["reference-cpi-both-witnesses", "official-cpi", "reference-cpi-no-witness"])
+def test_full_suite_passes_on_the_local_cloud_and_leaves_nothing(profile, witnesses, request, localcloud_facts,
+                                                                  os_conn, tmp_path):
     if profile == "profiles/local-official.yml":  # the profile's cpi.command names this path
         assert request.getfixturevalue("official_cpi") == "/opt/official-openstack-cpi/bin/cpi"
     before = project_resources(os_conn)
     reports = tmp_path / "reports"
     done = subprocess.run([sys.executable, "-m", "conformance.cli", "run", "--profile", profile,
-                           "-n", "2", "--report-dir", str(reports)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=3600)
+                           "--witnesses", witnesses, "-n", "2", "--report-dir", str(reports)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=3600)
     runs = list(reports.iterdir()) if reports.is_dir() else []
     assert len(runs) == 1, f"exit {done.returncode}, no report folder:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     (run_dir,) = runs
@@ -62,3 +68,21 @@ def test_full_suite_passes_on_the_local_cloud_and_leaves_nothing(profile, reques
     assert Ledger.outstanding(run_dir / "ledger.jsonl") == [], "resources of the run still in the ledger"
     left = sorted(project_resources(os_conn) - before)
     assert left == [], f"{profile}: the run left these in the project: {left}"
+    check_witnesses(results, witnesses)
+
+
+def check_witnesses(results: dict, witnesses: str) -> None:
+    """Who made the cloud checks: every witness of the run made some, none made a check it cannot
+    see; without witnesses every cloud check is listed as not checked."""
+    names = [] if witnesses == "none" else witnesses.split(",")
+    assert results["cloud"]["witnesses"] == names
+    checks = [c for t in results["tests"] for c in t.get("witness_checks") or []]
+    assert len(checks) >= 30, f"only {len(checks)} cloud checks recorded"
+    made = {name: sum(name in c["by"] for c in checks) for name in names}
+    assert all(made.values()), f"a witness made no check: {made}"
+    assert all(set(c["by"]) | set(c["unseen"]) == set(names) for c in checks), "a witness neither made nor declined"
+    not_checked = [text for t in results["tests"] for text in t.get("not_checked") or []]
+    if names:
+        assert made.get("openstack", len(checks)) >= len(checks) - 1, f"the cloud API saw too little: {made}"
+    else:
+        assert all(not c["by"] for c in checks) and len(not_checked) >= len(checks), "checks without a witness"

@@ -257,3 +257,13 @@ def test_run_prints_every_problem_and_stops_only_on_a_missing_thing(monkeypatch,
         "(ssh.private_key)"]
     monkeypatch.setattr(preflight, "checks", lambda profile, report_dir: found[1:2])
     assert run_command.runner_ready(object(), "reports") is True, "a warning alone does not stop the run"
+
+
+def test_the_libvirt_witness_needs_virsh_on_the_runner(tmp_path):
+    check = preflight.check_virsh("virsh", which=lambda name: None)
+    assert check.line() == ("runner: virsh is not installed (Debian: apt-get install libvirt-clients): "
+                            "needed by the libvirt witness's cloud checks (profile witnesses.libvirt)")
+    assert preflight.check_virsh("virsh", which=lambda name: "/usr/bin/virsh").ok
+    named = make_profile(tmp_path, features={"vip_network": False}, witnesses={"libvirt": {"virsh": "/nope/virsh"}})
+    assert [c.what for c in preflight.checks(named) if c.what == "virsh"] == ["virsh"]
+    assert "virsh" not in [c.what for c in preflight.checks(make_profile(tmp_path, features={"vip_network": False}))]
