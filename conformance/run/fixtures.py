@@ -1,5 +1,5 @@
 """Fixtures that reach the cloud and the guest: ``cloud`` (the witnesses' checks), ``lab``,
-``stemcell``, ``create_vm``, ``create_disk``, ``ssh``. Plain module-level fixtures on top of conformance.run.session's (``run``,
+``stemcell``, ``boot_vm``, ``create_disk``, ``ssh``. Plain module-level fixtures on top of conformance.run.session's (``run``,
 ``profile``, ``cpi``, ``cleanup``, ...); plugin.pytest_configure registers this module as the plugin
 "conformance-lab" only when ``--profile`` is given."""
 
@@ -149,8 +149,10 @@ def peer_vm(lab, stemcell, session_cleanup):
 
 
 @pytest.fixture
-def create_vm(lab, stemcell, cleanup):
-    """Boot VMs through the CPI; each is deleted, and proven gone with its ports, at teardown."""
+def boot_vm(lab, stemcell, cleanup):
+    """``boot_vm(manual=1, dynamic=False, vip=None, context=None, cloud_properties=None)``: a VM the
+    test can SSH into (lab.boot_vm: create_vm and set_vm_metadata through the CPI, then running for
+    every witness); each is deleted, and proven gone with its NICs, at teardown."""
     return functools.partial(lab.boot_vm, cleanup, stemcell.cid)
 
 

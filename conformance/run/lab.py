@@ -5,7 +5,7 @@ Every CPI request is built by conformance.cpi.director as a Director builds it; 
 Director's steps around them: set_vm_metadata right after create_vm (steps/create_vm_step.rb),
 set_disk_metadata right after attach_disk (steps/attach_disk_step.rb). Binds the profile (timeouts,
 networks, the VM type and availability zone) to the plain libraries (director, cpi, cloud, guest).
-Suites reach it through the fixtures in conformance.run.fixtures (``lab``, ``create_vm``,
+Suites reach it through the fixtures in conformance.run.fixtures (``lab``, ``boot_vm``,
 ``create_disk``, ``ssh``).
 """
 
