@@ -134,9 +134,6 @@ class OpenStackWitness(w.Witness):
                    lambda left: not left, None, lambda left: f"still there: {sorted(left)}", "port_release",
                    f"Neutron ports {sorted(ids)} to be deleted", after)
 
-    def network_id(self, name: str) -> str:
-        return self.conn.network.find_network(name, ignore_missing=False).id
-
     def addresses_held(self, network_id: str, ips: list[str]) -> dict[str, str]:
         wanted = {str(ip) for ip in ips}
         return {fixed["ip_address"]: (f"port {port.id} ({port.name or 'unnamed'}, device {port.device_id or 'none'}, "

@@ -193,9 +193,6 @@ class Witness:
         raise self.unseen("whether a NIC is gone")
 
     # -- networks ---------------------------------------------------------------------------
-    def network_id(self, name: str) -> str:
-        raise self.unseen("networks by name")
-
     def addresses_held(self, network_id: str, ips: list[str]) -> dict[str, str]:
         """Which of ``ips`` something on the network holds already: address -> what holds it."""
         raise self.unseen("who holds an address")

@@ -46,15 +46,20 @@ def cloud(witnesses, record_property) -> CloudChecks:
 
 
 @pytest.fixture(scope="session")
-def net_ids(witnesses, profile) -> dict[str, str]:
-    """Network ids by BOSH network name; net_name entries resolved by a witness that knows networks."""
+def net_ids(conn, profile) -> dict[str, str]:
+    """Network ids by BOSH network name, as a Director's cloud config gives them: net_id, or the
+    profile's net_name looked up through the cloud API (the clouds.yaml entry), whatever the witnesses."""
     ids = {}
     refs = [*profile.networks.manual, *([profile.networks.dynamic] if profile.networks.dynamic else [])]
     for ref in refs:
-        ids[ref.name] = ref.net_id or witnesses.first(lambda w, name=ref.net_name: w.network_id(name))
-        if ids[ref.name] is None:
-            raise pytest.UsageError(f"{profile.source}: network {ref.name!r} has net_name {ref.net_name!r} and no "
-                                    f"witness of this profile resolves network names (give its net_id)")
+        if ref.net_id:
+            ids[ref.name] = ref.net_id
+        elif conn is None:
+            raise pytest.UsageError(f"{profile.source}: network {ref.name!r} has net_name but no cloud to resolve it")
+        else:
+            from conformance.cloud import provision
+
+            ids[ref.name] = provision.network_id(conn, ref.net_name)
     return ids
 
 
