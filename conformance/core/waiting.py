@@ -27,6 +27,19 @@ from conformance.core.errors import WaitFailed, WaitTimeout
 
 T = TypeVar("T")
 log = logging.getLogger("conformance.wait")
+#: Where every wait reports its progress unless it is given its own ``on_progress`` (a run sets it:
+#: conformance.run.progress). A wait says nothing for its first PROGRESS_AFTER seconds, then what it
+#: last saw whenever that changes and at least every PROGRESS_EVERY seconds.
+_sink: Callable[[str], Any] | None = None
+PROGRESS_AFTER = 5.0
+PROGRESS_EVERY = 30.0
+
+
+def report_progress_to(sink: Callable[[str], Any] | None) -> Callable[[str], Any] | None:
+    """Every wait of this process reports to ``sink`` from now on; returns the previous sink."""
+    global _sink
+    previous, _sink = _sink, sink
+    return previous
 
 
 def wait_for(
@@ -50,8 +63,10 @@ def wait_for(
 
     ``failed(value)`` returning a truthy string (or True) stops the wait at once with WaitFailed.
     Exceptions in ``retry_on`` raised by the probe are remembered as the last error and retried;
-    any other exception propagates. ``on_progress`` receives a line whenever the observed state
-    changes (for progress output on long waits). ``after`` names the call whose effect is awaited
+    any other exception propagates. ``on_progress`` (default: the process's sink, see
+    report_progress_to) receives "waiting for <what>: <last seen> (<elapsed>s of <timeout>s)" once the
+    wait is PROGRESS_AFTER seconds old, then whenever what it sees changes and at least every
+    PROGRESS_EVERY seconds. ``after`` names the call whose effect is awaited
     ("detach_disk from VM x answered OK"); it becomes part of ``what`` in every message.
     """
     if after:
@@ -62,19 +77,21 @@ def wait_for(
     deadline = start + timeout
     polls, delay = 0, interval
     last_seen, last_error = "nothing yet", None
+    report = on_progress or _sink
+    reported: tuple[str, float] | None = None  # what was last reported, and when
     while True:
         polls += 1
         try:
             value = probe()
         except retry_on as exc:
             last_error = f"{type(exc).__name__}: {exc}"[:500]
+            seen = None
         else:
             seen = describe(value)
             if seen != last_seen:
                 log.debug("waiting for %s: %s", what, seen)
-                if on_progress is not None:
-                    on_progress(f"{what}: {seen} ({clock() - start:.0f}s)")
             last_seen = seen
+        if seen is not None:
             if ready(value):
                 return value
             if failed is not None:
@@ -82,6 +99,12 @@ def wait_for(
                 if verdict:
                     state = verdict if isinstance(verdict, str) else seen
                     raise WaitFailed(what, state, clock() - start)
+        elapsed = clock() - start
+        now_seen = last_seen if seen is not None else f"{last_seen}; last error: {last_error}"
+        if report is not None and elapsed >= PROGRESS_AFTER and (
+                reported is None or reported[0] != now_seen or elapsed - reported[1] >= PROGRESS_EVERY):
+            report(f"waiting for {what}: {now_seen} ({elapsed:.0f}s of {timeout:g}s)")
+            reported = (now_seen, elapsed)
         now = clock()
         if now >= deadline:
             raise WaitTimeout(what, timeout, polls, last_seen, last_error)

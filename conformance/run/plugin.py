@@ -101,3 +101,11 @@ def pytest_sessionstart(session):
     state.interrupts = interrupts.Interrupts(role, state.report_dir, interrupts.stderr_writer(config), session=session)
     state.interrupts.install()
     config.add_cleanup(state.interrupts.uninstall)
+    from conformance.run.progress import NoLetters, Progress
+
+    if role != "worker":  # where pytest's terminal is
+        config.pluginmanager.register(NoLetters(), "conformance-no-letters")
+    if role != "controller":  # each worker says its own tests and waits; the controller only relays
+        progress = Progress(config, state.say)
+        config.pluginmanager.register(progress, "conformance-progress")
+        progress.start()

@@ -123,7 +123,8 @@ def configure(config) -> RunState:
         raise pytest.UsageError(str(exc)) from None
     workerinput = getattr(config, "workerinput", {})
     run_id = workerinput.get("cfm_run_id") or config.getoption("cfm_run_id") or new_run_id()
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or config.getoption("numprocesses", None) or 1)
+    # from xdist's workerinput, not its environment variables, which leak into a pytest run inside a test
+    workers = int(workerinput.get("workercount") or config.getoption("numprocesses", None) or 1)
     _check_pool_sizes(profile, workers)
     report_dir = Path(config.getoption("cfm_report_dir")) / run_id
     if not workerinput:  # xdist workers join the controller's run under its id: only it checks
@@ -132,7 +133,7 @@ def configure(config) -> RunState:
             raise pytest.UsageError(f"--run-id {run_id}: {problem}")
     report_dir.mkdir(parents=True, exist_ok=True)
     private = Path(tempfile.mkdtemp(prefix=f"cfm-{run_id}-"))  # 0700: the rendered CPI config lives here
-    state = RunState(profile, run_id, report_dir, os.environ.get("PYTEST_XDIST_WORKER", "main"), workers,
+    state = RunState(profile, run_id, report_dir, workerinput.get("workerid", "main"), workers,
                      config.getoption("cfm_keep_on_failure"), private)
     config.add_cleanup(lambda: shutil.rmtree(private, ignore_errors=True))
     if not workerinput:  # the run's main process: `conformance cleanup` refuses this run while it lives

@@ -100,3 +100,17 @@ def test_result_shapes(method, value, version, expected):
 def test_wrong_result_shapes_are_named(method, value):
     with pytest.raises(ValueError, match=method):
         check_result(method, value, 2)
+
+
+def test_the_last_line_of_a_run_counts_its_tests(tmp_path):
+    import json
+
+    from conformance.commands.run import counts
+
+    doc = {"started_at": 100.0, "finished_at": 431.4,
+           "tests": [{"outcome": "passed"}] * 44 + [{"outcome": "skipped"}]}
+    (tmp_path / "results.json").write_text(json.dumps(doc))
+    assert counts(tmp_path) == "44 passed, 1 skipped of 45 in 331s; "
+    assert counts(tmp_path / "missing") == ""
+    (tmp_path / "results.json").write_text("{broken")
+    assert counts(tmp_path) == ""
