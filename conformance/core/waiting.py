@@ -42,6 +42,12 @@ def report_progress_to(sink: Callable[[str], Any] | None) -> Callable[[str], Any
     return previous
 
 
+def progress(text: str) -> None:
+    """Say ``text`` where the waits of this process report (nowhere outside a run)."""
+    if _sink is not None:
+        _sink(text)
+
+
 def wait_for(
     probe: Callable[[], T],
     *,

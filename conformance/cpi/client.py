@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from conformance.core import waiting
 from conformance.core.secrets import Redactor
 from conformance.cpi import director, protocol
 from conformance.cpi.errors import CpiBrokenResponse, CpiError, CpiNotRunnable, CpiTimeout, SecretLeak
@@ -121,7 +122,9 @@ class CpiClient:
     def _call(self, request: protocol.Request, record: CallRecord, timeout: float) -> Any:
         method, rid = request.method, request.request_id
         try:
-            done = run_process(self.command, request.to_json().encode(), self._environment(), timeout)
+            done = run_process(self.command, request.to_json().encode(), self._environment(), timeout,
+                               on_wait=lambda seconds: waiting.progress(
+                                   f"CPI call {method} {rid} still running ({seconds:.0f}s of {timeout:g}s)"))
         except OSError as exc:
             record.outcome, record.error_message = "not-runnable", exc.strerror or str(exc)
             raise CpiNotRunnable(method, rid, shlex.join(self.command), record.error_message, record) from None

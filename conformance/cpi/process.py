@@ -11,8 +11,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: What a CPI may write before the rest is dropped (memory stays bounded; the call is judged broken).
 MAX_STDOUT = 32 * 1024 * 1024
@@ -20,6 +22,7 @@ MAX_STDERR = 4 * 1024 * 1024
 KILL_GRACE = 3.0
 HOLDER_GRACE = 1.0  # after the CPI exited: how long its pipes may stay open before we look for holders
 START_TIMEOUT = 30.0  # fork + exec of the CPI under its guard
+WAIT_REPORT = 30.0  # seconds between on_wait calls while a CPI runs
 GUARD = Path(__file__).with_name("guard.py")
 _LIFELINES: dict[int, int] = {}  # guard pid -> write end of its lifeline (held while the CPI runs)
 
@@ -157,9 +160,29 @@ def _release(proc: subprocess.Popen) -> None:
             os.close(fd)
 
 
+def _wait(proc: subprocess.Popen, start: float, timeout: float, on_wait) -> bool:
+    """Until the process ends (True) or ``timeout`` seconds from ``start`` pass (False)."""
+    deadline, report_at = start + timeout, start + WAIT_REPORT
+    while True:
+        now = time.monotonic()
+        if now >= deadline:
+            return False
+        step = min(deadline, report_at) - now if on_wait is not None else deadline - now
+        try:
+            proc.wait(timeout=max(step, 0.01))
+            return True
+        except subprocess.TimeoutExpired:
+            now = time.monotonic()
+            if on_wait is not None and now >= report_at and now < deadline:
+                on_wait(now - start)
+                report_at = now + WAIT_REPORT
+
+
 def run_process(argv: list[str], request: bytes, env: dict[str, str], timeout: float, cwd: str | None = None,
-                max_stdout: int = MAX_STDOUT, max_stderr: int = MAX_STDERR) -> Finished:
-    """Run ``argv`` with ``request`` on stdin. Raises OSError when it cannot be started."""
+                max_stdout: int = MAX_STDOUT, max_stderr: int = MAX_STDERR,
+                on_wait: Callable[[float], Any] | None = None) -> Finished:
+    """Run ``argv`` with ``request`` on stdin. Raises OSError when it cannot be started.
+    ``on_wait(seconds)`` is called every WAIT_REPORT seconds while the process runs (progress)."""
     start = time.monotonic()
     proc = _start_guarded(argv, env, cwd)
     out, err = _Sink(proc.stdout, max_stdout, False), _Sink(proc.stderr, max_stderr, True)
@@ -169,9 +192,7 @@ def run_process(argv: list[str], request: bytes, env: dict[str, str], timeout: f
     timed_out = False
     try:
         try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+            timed_out = not _wait(proc, start, timeout, on_wait)
         except BaseException:  # an interrupt (Ctrl-C, SIGTERM made one): the CPI must not outlive us
             _kill_group(proc)
             raise

@@ -5,7 +5,6 @@ given."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time

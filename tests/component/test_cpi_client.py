@@ -312,3 +312,21 @@ def _cmdline(proc: Path) -> bytes:
         return (proc / "cmdline").read_bytes()
     except OSError:
         return b""
+
+
+def test_a_long_cpi_call_says_it_is_still_running(monkeypatch):
+    from conformance.core import waiting
+    from conformance.cpi import process
+
+    monkeypatch.setattr(process, "WAIT_REPORT", 0.2)
+    said = []
+    previous = waiting.report_progress_to(said.append)
+    try:
+        done = process.run_process(["sleep", "0.7"], b"", {"PATH": "/usr/bin:/bin"}, timeout=10,
+                                   on_wait=lambda s: waiting.progress(f"still running ({s:.1f}s)"))
+    finally:
+        waiting.report_progress_to(previous)
+    assert done.exit_code == 0 and not done.timed_out
+    assert 2 <= len(said) <= 4 and all(line.startswith("still running (") for line in said), said
+    timed = process.run_process(["sleep", "5"], b"", {"PATH": "/usr/bin:/bin"}, timeout=0.5, on_wait=said.append)
+    assert timed.timed_out and timed.duration < 4
