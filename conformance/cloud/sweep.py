@@ -306,7 +306,7 @@ class Sweeper:
         return wait_for(probe, ready=ready, failed=failed,
                         describe=lambda r: "gone" if r is None else describe(r),
                         timeout=float(getattr(self.timeouts, timeout)), interval=float(self.timeouts.poll),
-                        what=f"{what} (timeouts.{timeout})", clock=self.clock, sleep=self.sleep)
+                        what=f"{what} (timeouts.{timeout})", kind="cloud", clock=self.clock, sleep=self.sleep)
 
 
 def delete(conn, item: Leftover, timeouts: Timeouts) -> None:

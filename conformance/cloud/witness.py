@@ -278,7 +278,8 @@ class Witness:
     def _wait(self, probe, ready, failed, describe, timeout: str, what: str, after: str | None):
         return wait_for(probe, ready=ready, failed=failed, describe=describe,
                         timeout=float(getattr(self.timeouts, timeout)), interval=self.interval,
-                        what=f"{self.name}: {what} (timeouts.{timeout})", after=after, on_progress=self.on_progress)
+                        what=f"{self.name}: {what} (timeouts.{timeout})", after=after, on_progress=self.on_progress,
+                        kind="cloud")
 
 
 def _state(view) -> str:

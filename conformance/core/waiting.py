@@ -35,6 +35,18 @@ PROGRESS_AFTER = 5.0
 PROGRESS_EVERY = 30.0
 
 
+#: Where every wait's seconds are counted by kind ("cloud", "guest", "other"): a run's time accounting.
+_account: Callable[[str, float], Any] | None = None
+_depth = 0  # waits in progress in this process (a probe may wait too: connecting over SSH)
+
+
+def account_waits_to(account: Callable[[str, float], Any] | None) -> Callable[[str, float], Any] | None:
+    """Every wait of this process calls ``account(kind, seconds)`` when it ends; returns the previous."""
+    global _account
+    previous, _account = _account, account
+    return previous
+
+
 def report_progress_to(sink: Callable[[str], Any] | None) -> Callable[[str], Any] | None:
     """Every wait of this process reports to ``sink`` from now on; returns the previous sink."""
     global _sink
@@ -62,6 +74,7 @@ def wait_for(
     backoff: float = 1.0,
     max_interval: float | None = None,
     on_progress: Callable[[str], Any] | None = None,
+    kind: str = "other",
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Any] = time.sleep,
 ) -> T:
@@ -72,18 +85,31 @@ def wait_for(
     any other exception propagates. ``on_progress`` (default: the process's sink, see
     report_progress_to) receives "waiting for <what>: <last seen> (<elapsed>s of <timeout>s)" once the
     wait is PROGRESS_AFTER seconds old, then whenever what it sees changes and at least every
-    PROGRESS_EVERY seconds. ``after`` names the call whose effect is awaited
+    PROGRESS_EVERY seconds. ``kind`` ("cloud", "guest", "other") is what the wait's seconds count as
+    in the run's time accounting (see account_waits_to). ``after`` names the call whose effect is awaited
     ("detach_disk from VM x answered OK"); it becomes part of ``what`` in every message.
     """
     if after:
         what = f"{what} (after {after})"
     if timeout <= 0 or interval <= 0:
         raise ValueError(f"wait for {what}: timeout and interval must be positive")
+    global _depth
     start = clock()
+    _depth += 1
+    try:
+        return _wait(probe, ready, failed, describe, timeout, interval, what, retry_on, backoff, max_interval,
+                     on_progress or _sink, clock, sleep, start)
+    finally:
+        _depth -= 1
+        if _account is not None and _depth == 0:  # a wait inside a wait's probe counts once, as the outer one
+            _account(kind, clock() - start)
+
+
+def _wait(probe, ready, failed, describe, timeout, interval, what, retry_on, backoff, max_interval, report,
+          clock, sleep, start):
     deadline = start + timeout
     polls, delay = 0, interval
     last_seen, last_error = "nothing yet", None
-    report = on_progress or _sink
     reported: tuple[str, float] | None = None  # what was last reported, and when
     while True:
         polls += 1

@@ -52,6 +52,7 @@ def connect(
         interval=interval,
         backoff=1.5,
         max_interval=max(interval, 10.0),
+        kind="guest",
         what=f"SSH to {user}@{host}:{port}",
         retry_on=RETRY_ON,
         on_progress=on_progress,

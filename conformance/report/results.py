@@ -40,13 +40,16 @@ class ResultsCollector:
         entry = self.tests.setdefault(report.nodeid, {
             "nodeid": report.nodeid, "name": report.nodeid.split("::")[-1], "outcome": "passed",
             "duration": 0.0, "case_id": None, "capability": None, "reason": None, "longrepr": None,
-            "blame": None, "phases": [], "observations": [], "not_checked": [], "witness_checks": []})
+            "blame": None, "phases": [], "observations": [], "not_checked": [], "witness_checks": [], "waits": {}})
         props = dict(report.user_properties)
         for name, value in report.user_properties:  # beyond the contract: noted, never a verdict
             if name == "observation" and str(value) not in entry["observations"]:
                 entry["observations"].append(str(value))
             if name == "not_checked" and str(value) not in entry["not_checked"]:  # a check that does not apply
                 entry["not_checked"].append(str(value))
+            if name == "waits" and isinstance(value, dict):  # seconds in waits by kind (conformance.run.progress)
+                for kind, seconds in value.items():
+                    entry["waits"][str(kind)] = round(entry["waits"].get(str(kind), 0.0) + float(seconds), 3)
             if name == "witness_check" and isinstance(value, dict) and value not in entry["witness_checks"]:
                 entry["witness_checks"].append({"check": str(value.get("check")), "by": list(value.get("by") or []),
                                                 "unseen": dict(value.get("unseen") or {})})

@@ -72,18 +72,23 @@ def _seconds_label(seconds: float) -> str:
 
 
 def per_test_split(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per test: seconds inside CPI calls and the rest (fixtures, guest witness, cloud checks)."""
+    """Per test: seconds inside CPI calls, waiting on the cloud (the witnesses) and on the guest (SSH,
+    devices), and the rest (the suite itself: fixtures, probes, requests built, results written)."""
     out = []
     for t in doc.get("tests", []):
         total = float(t.get("duration") or 0.0)
         cpi = min(sum(float(c.get("duration") or 0.0) for c in t.get("cpi_calls", [])), total)
+        waits = t.get("waits") or {}
+        cloud = min(float(waits.get("cloud") or 0.0), total - cpi)
+        guest = min(float(waits.get("guest") or 0.0), total - cpi - cloud)
         out.append({"name": t["name"], "nodeid": t["nodeid"], "outcome": t["outcome"], "total": total,
-                    "cpi": cpi, "rest": total - cpi, "calls": len(t.get("cpi_calls", []))})
+                    "cpi": cpi, "cloud": cloud, "guest": guest, "rest": total - cpi - cloud - guest,
+                    "calls": len(t.get("cpi_calls", []))})
     return sorted(out, key=lambda s: -s["total"])
 
 
 def split_chart(split: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Stacked bars of the slowest tests on a linear axis: CPI time, then the rest."""
+    """Stacked bars of the slowest tests on a linear axis: CPI calls, cloud waits, guest waits, the rest."""
     shown = [s for s in split if s["total"] > 0][:TOP_TESTS]
     if not shown:
         return None
@@ -91,12 +96,20 @@ def split_chart(split: list[dict[str, Any]]) -> dict[str, Any] | None:
     span = CHART_WIDTH - LABEL_WIDTH - 70
     rows = []
     for i, s in enumerate(shown):
-        w_cpi = round(span * s["cpi"] / longest, 1)
-        rows.append({**s, "y": 24 + i * ROW_HEIGHT, "w_cpi": w_cpi,
-                     "w_rest": round(span * s["total"] / longest - w_cpi, 1),
+        x, parts = LABEL_WIDTH, []
+        for part in ("cpi", "cloud", "guest", "rest"):
+            width = round(span * s[part] / longest, 1)
+            parts.append({"class": part, "x": round(x, 1), "w": width})
+            x += width
+        rows.append({**s, "y": 24 + i * ROW_HEIGHT, "parts": parts, "end": round(x, 1),
                      "label": s["name"] if len(s["name"]) <= 42 else s["name"][:41] + "\u2026"})
     return {"width": CHART_WIDTH, "height": 30 + len(rows) * ROW_HEIGHT, "rows": rows,
             "label_width": LABEL_WIDTH, "shown": len(rows), "of": len(split)}
+
+
+def account(split: list[dict[str, Any]]) -> dict[str, float]:
+    """The run's time accounting: the tests' seconds summed by where they went."""
+    return {part: sum(s[part] for s in split) for part in ("total", "cpi", "cloud", "guest", "rest")}
 
 
 def totals(doc: dict[str, Any]) -> dict[str, float]:

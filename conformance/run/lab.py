@@ -247,7 +247,7 @@ class Lab:
 
         return wait_for(probe, ready=lambda boot_id: boot_id != old_boot_id, describe=lambda b: f"boot_id={b}",
                         timeout=self.t.reboot, interval=self.t.poll, retry_on=(Exception,),
-                        what=f"VM {vm.cid} to answer SSH with a boot id other than {old_boot_id}",
+                        what=f"VM {vm.cid} to answer SSH with a boot id other than {old_boot_id}", kind="guest",
                         after="reboot_vm answered OK")
 
     # -- disks ------------------------------------------------------------------------------
@@ -282,14 +282,15 @@ class Lab:
 
         return wait_for(lambda: session.device_for_volume(disk_cid), describe=lambda d: f"device={d}",
                         timeout=self.t.disk_attach, interval=self.t.poll,
-                        what=f"volume {disk_cid} to show in guest {session.host} (by its virtio serial)", after=after)
+                        what=f"volume {disk_cid} to show in guest {session.host} (by its virtio serial)", after=after,
+                        kind="guest")
 
     def wait_for_no_device(self, session, disk_cid: str, *, after: str = "detach_disk answered OK") -> None:
         from conformance.core.waiting import wait_for
 
         wait_for(lambda: session.device_for_volume(disk_cid), ready=lambda d: d is None,
                  describe=lambda d: f"device={d}", timeout=self.t.disk_detach, interval=self.t.poll,
-                 what=f"volume {disk_cid} to leave guest {session.host}", after=after)
+                 what=f"volume {disk_cid} to leave guest {session.host}", after=after, kind="guest")
 
     def detach_disk_and_verify(self, vm: Vm, disk_cid: str, *, at_cleanup: bool = False) -> None:
         """detach_disk, then every witness that sees it shows the volume off the VM. At cleanup the

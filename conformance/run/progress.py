@@ -1,4 +1,4 @@
-"""Live progress on the console: each test's start and end with its worker and time, and every wait
+"""Live progress on the console, and where each test's time went: each test's start and end with its worker and time, and every wait
 longer than a few seconds (what it waits for, elapsed of its timeout, what it last saw). Plain lines
 on stderr, one write each, no cursor tricks: readable with ``-n`` (each worker writes its own lines,
 prefixed with its id) and in a CI log.
@@ -40,17 +40,33 @@ def outcome_word(report, previous: str) -> str:
 
 
 class Progress:
+    """The lines above, and the time accounting: each test's seconds in waits by kind (cloud, guest,
+    other), reported with its teardown as the user property ``waits`` (results.json tests[].waits)."""
+
     def __init__(self, config, say):
         self.config, self.say = config, say
+        self.waits: dict[str, float] = {}
         config.stash[TESTS] = {}
 
     def start(self) -> None:
         waiting.report_progress_to(self.say)
-        self.config.add_cleanup(lambda: waiting.report_progress_to(None))
+        waiting.account_waits_to(self.count)
+        self.config.add_cleanup(lambda: (waiting.report_progress_to(None), waiting.account_waits_to(None)))
+
+    def count(self, kind: str, seconds: float) -> None:
+        self.waits[kind] = self.waits.get(kind, 0.0) + seconds
 
     @pytest.hookimpl
     def pytest_runtest_logstart(self, nodeid, location):
+        self.waits = {}
         self.say(f"start {short(nodeid)}")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if call.when == "teardown":
+            report.user_properties.append(("waits", {kind: round(s, 3) for kind, s in sorted(self.waits.items())}))
+        return report
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report):

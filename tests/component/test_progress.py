@@ -1,6 +1,8 @@
 """Live progress in its non-TTY form: each test's start and end with worker and seconds, and a long
-wait saying what it waits for, elapsed of its timeout and what it last saw; plain lines, no escapes."""
+wait saying what it waits for, elapsed of its timeout and what it last saw; plain lines, no escapes.
+And the time accounting: the test's seconds in waits reach results.json."""
 
+import json
 import re
 from pathlib import Path
 
@@ -43,3 +45,7 @@ def test_each_test_and_each_long_wait_is_one_plain_line(pytester):
     assert any(line.startswith("conformance: main: SKIPPED test_progress_case.py::test_skipped (")
                and "get_disks" in line for line in lines), lines
     assert "\x1b[" not in err and "\r" not in err, "cursor or colour escapes in a non-TTY log"
+    (results,) = (pytester.path / "reports").glob("*/results.json")
+    tests = {t["name"]: t for t in json.loads(results.read_text())["tests"]}
+    assert 7.5 <= tests["test_waits"]["waits"]["other"] <= tests["test_waits"]["duration"], tests["test_waits"]
+    assert tests["test_skipped"]["waits"] == {}

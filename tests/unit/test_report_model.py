@@ -221,3 +221,20 @@ def test_a_run_without_witnesses_says_so(tmp_path):
     doc = results([case("t1", "disks")])
     _, md_path = build.write_reports(write(tmp_path, doc))
     assert "Witnesses: none (the profile names no cloud witness); made by none: 0." in md_path.read_text()
+
+
+def test_time_accounting_splits_each_test_into_cpi_cloud_guest_and_the_suite(tmp_path):
+    a = {**case("a", "vm_lifecycle", calls=[("create_vm", 30.0)], duration=100.0),
+         "waits": {"cloud": 20.0, "guest": 40.0, "other": 1.0}}
+    b = {**case("b", "disks", calls=[("create_disk", 5.0)], duration=10.0), "waits": {"cloud": 30.0}}
+    doc = results([a, b])
+    split = {s["name"]: s for s in timing.per_test_split(doc)}
+    assert (split["a"]["cpi"], split["a"]["cloud"], split["a"]["guest"], split["a"]["rest"]) == (30.0, 20.0, 40.0, 10.0)
+    assert (split["b"]["cloud"], split["b"]["rest"]) == (5.0, 0.0), "waits never exceed the test's time"
+    assert timing.account(list(split.values())) == {"total": 110.0, "cpi": 35.0, "cloud": 25.0, "guest": 40.0,
+                                                    "rest": 10.0}
+    html_path, md_path = build.write_reports(write(tmp_path, doc))
+    md = md_path.read_text()
+    assert "| a | 1 min 40 s | 30.0 s (1) | 20.0 s | 40.0 s | 10.0 s |" in md
+    assert "Where the tests' 1 min 50 s went: 35.0 s inside CPI calls, 25.0 s waiting on the cloud" in md
+    assert 'class="guest"' in html_path.read_text() and "waiting on the cloud" in html_path.read_text()

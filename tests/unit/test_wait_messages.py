@@ -47,3 +47,28 @@ def test_a_witness_wait_names_the_cpi_call_the_timeout_and_what_cinder_still_sho
     assert ("openstack: Cinder volume v-1 to be available after leaving server s-1 (timeouts.disk_detach) "
             "(after detach_disk from VM s-1 answered OK)") in text
     assert "attached to servers ['s-1']" in text
+
+
+def test_waits_report_progress_after_a_while_and_count_their_seconds_once():
+    from conformance.core import waiting
+
+    clock = FakeClock()
+    said, counted = [], []
+    states = iter(["building"] * 20 + ["active"])
+    previous = waiting.report_progress_to(said.append), waiting.account_waits_to(lambda k, s: counted.append((k, s)))
+    try:
+        def probe():
+            # a wait inside the probe (as SSH connects inside a reboot wait) counts once, as the outer one
+            waiting.wait_for(lambda: True, timeout=5, interval=1, what="inner", clock=clock, sleep=clock.sleep,
+                             kind="guest")
+            return next(states)
+
+        assert waiting.wait_for(probe, ready=lambda s: s == "active", describe=lambda s: f"status={s}", timeout=100,
+                                interval=2, what="server s-1 to be active", clock=clock, sleep=clock.sleep,
+                                kind="cloud") == "active"
+    finally:
+        waiting.report_progress_to(previous[0])
+        waiting.account_waits_to(previous[1])
+    assert said[0] == "waiting for server s-1 to be active: status=building (6s of 100s)"
+    assert len(said) == 2 and said[1].endswith("(36s of 100s)"), said
+    assert counted == [("cloud", 40.0)]
