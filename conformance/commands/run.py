@@ -42,9 +42,12 @@ def register(subparsers) -> None:
     run.set_defaults(func=run_suite)
 
 
-def pytest_argv(args, run_id: str, profile_path: str, tests: list[str] | None = None) -> list[str]:
+def pytest_argv(args, run_id: str, profile_path: str, tests: list[str] | None = None,
+                profile_name: str = "conformance") -> list[str]:
     """pytest's arguments: the suites (of which only ``tests``, node ids, run when given), our options
-    in their --cfm- spellings (a short one may belong to another plugin: pytest-profiling's --profile)."""
+    in their --cfm- spellings (a short one may belong to another plugin: pytest-profiling's --profile).
+    junit.xml names its suite and prefixes its classnames with the profile's name, so that nightly
+    runs of several profiles do not collide in a CI system."""
     report = Path(args.report_dir) / run_id
     argv = [str(SUITES), "--cfm-profile", profile_path, "--cfm-run-id", run_id,
             "--cfm-report-dir", args.report_dir,
@@ -53,7 +56,8 @@ def pytest_argv(args, run_id: str, profile_path: str, tests: list[str] | None = 
             # lifecycle tests build on each other. pytest-randomly, if installed, would shuffle it.
             "-p", "no:randomly",
             "-c", str(SUITES / "pytest.ini"), "-ra",
-            f"--junitxml={report / 'junit.xml'}", f"--alluredir={report / 'allure-results'}"]
+            f"--junitxml={report / 'junit.xml'}", f"--junit-prefix={profile_name}",
+            "-o", f"junit_suite_name=cpi-conformance {profile_name}", f"--alluredir={report / 'allure-results'}"]
     for flag, value in (("-n", args.numprocesses), ("-k", args.keyword), ("-m", args.markexpr)):
         if value:
             argv += [flag, value]
@@ -89,7 +93,7 @@ def run_suite(args) -> int:
     run_id = args.run_id or new_run_id()
     report = Path(args.report_dir) / run_id
     print(f"conformance run {run_id}: profile {profile_path}, report folder {report}", flush=True)
-    code = run_pytest(pytest_argv(args, run_id, profile_path, tests))
+    code = run_pytest(pytest_argv(args, run_id, profile_path, tests, profile_name=profile.name))
     _finish_report(report)
     print(f"\nconformance run {run_id}: {counts(report)}pytest exit code {int(code)}; report: {report.resolve()}")
     return int(code)

@@ -98,3 +98,54 @@ def attach_on_failure(item: Any, sections: Iterable[tuple[str, str]]) -> None:
                 allure.attach(text[-ATTACH_LIMIT:], name=name, attachment_type=allure.attachment_type.TEXT)
     except Exception as exc:
         log.debug("allure attachments for %s not recorded: %s", getattr(item, "nodeid", item), exc)
+
+
+def label_test(*, case_id: str | None, capability: str, name: str, profile: str, release: str,
+               bug: str | None = None) -> None:
+    """Labels a CI system groups by (epic cpi-conformance, feature = capability, story = the test,
+    case_id), the profile and release as parameters (so that the same test on two profiles has two
+    historyIds, not retries of one), and the links of a known failure's bug text."""
+    if _reporter() is None:
+        return
+    try:
+        import allure
+
+        allure.dynamic.epic("cpi-conformance")
+        allure.dynamic.feature(capability)
+        allure.dynamic.story(name)
+        if case_id:
+            allure.dynamic.label("case_id", case_id)
+        allure.dynamic.parameter("profile", profile)
+        allure.dynamic.parameter("release", release)
+        for word in (bug or "").split():
+            if word.startswith(("https://", "http://")):
+                allure.dynamic.issue(word.rstrip(".,;)"), word.rstrip(".,;)"))
+    except Exception as exc:  # never let the report change a test's outcome
+        log.debug("allure labels for %s not recorded: %s", name, exc)
+
+
+#: How allure groups failures (categories.json): a runner problem is never a verdict on the cloud.
+CATEGORIES = [
+    {"name": "Runner problems (no verdict on the CPI or the cloud)", "messageRegex": ".*RunnerError.*",
+     "matchedStatuses": ["failed", "broken"]},
+    {"name": "The CPI broke the protocol (no answer, garbage, timeout)",
+     "messageRegex": ".*(CpiBrokenResponse|CpiTimeout|CpiNotRunnable|SecretLeak).*",
+     "matchedStatuses": ["failed", "broken"]},
+    {"name": "The cloud never showed a CPI call's effect", "messageRegex": ".*(WaitTimeout|WaitFailed).*",
+     "matchedStatuses": ["failed", "broken"]},
+    {"name": "Contract failures", "matchedStatuses": ["failed"]},
+    {"name": "Errors in setup or teardown", "matchedStatuses": ["broken"]},
+]
+
+
+def write_run_files(alluredir, environment: dict[str, Any], executor: dict[str, Any]) -> None:
+    """environment.properties, categories.json and executor.json beside the results (Allure reads
+    them for its Environment, Categories and Executor panels). Values are one line each."""
+    from pathlib import Path
+
+    folder = Path(alluredir)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [f"{key}={' '.join(str(value).split())}" for key, value in environment.items()]
+    (folder / "environment.properties").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "categories.json").write_text(json.dumps(CATEGORIES, indent=1), encoding="utf-8")
+    (folder / "executor.json").write_text(json.dumps(executor, indent=1), encoding="utf-8")

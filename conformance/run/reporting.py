@@ -10,6 +10,7 @@ import pytest
 from conformance.core.cleanup import Ledger
 from conformance.core.jsonl import read_jsonl
 from conformance.profile import redacted
+from conformance.report import allure_steps
 from conformance.report.results import ResultsCollector, build
 
 log = logging.getLogger("conformance.reporting")
@@ -22,6 +23,17 @@ class ResultsPlugin:
 
     def pytest_runtest_logreport(self, report):
         self.collector.add(report)
+
+    def pytest_sessionstart(self, session):
+        """junit.xml's testsuite properties: the run's environment (profile, release, CPI, run id)."""
+        try:
+            from _pytest.junitxml import xml_key  # pytest's own key for its LogXML (no public accessor)
+        except ImportError:
+            return
+        xml = self.config.stash.get(xml_key, None)
+        if xml is not None:
+            for name, value in self.environment().items():
+                xml.add_global_property(name, value)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_sessionfinish(self, session, exitstatus):
@@ -55,6 +67,25 @@ class ResultsPlugin:
                     session_errors=read_jsonl(state.report_dir / "session-errors.jsonl"), cleanup=cleanup)
         path = state.report_dir / "results.json"
         path.write_text(json.dumps(doc, indent=1, sort_keys=True, default=str))
+        alluredir = self.config.getoption("allure_report_dir", None)
+        if alluredir:
+            from conformance import __version__
+
+            allure_steps.write_run_files(alluredir, self.environment(), {
+                "name": "cpi-conformance", "type": "cpi-conformance", "buildName": state.run_id,
+                "reportName": f"{profile.name} ({profile.release}): run {state.run_id}",
+                "reportUrl": "", "buildUrl": "", "version": __version__})
+
+    def environment(self) -> dict[str, str]:
+        """What a CI system shows beside the results (allure environment.properties, junit.xml's
+        testsuite properties): the profile, its release and cloud, the CPI, the witnesses, the run."""
+        from conformance import __version__
+
+        profile = self.state.profile
+        return {"profile": profile.name, "release": profile.release, "cloud": profile.cloud or "",
+                "cpi": " ".join(profile.command_with_dirs()), "cpi_api_version": str(profile.cpi.api_version),
+                "witnesses": ",".join(profile.witness_options) or "none", "run_id": self.state.run_id,
+                "cpi_conformance": __version__}
 
     def _fingerprint(self) -> dict:
         profile = self.state.profile

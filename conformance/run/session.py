@@ -260,7 +260,10 @@ def pytest_runtest_setup(item):
     with _phase(state, "test"):
         if state.interrupts:
             state.interrupts.check_marker()
-        return (yield)
+        try:
+            return (yield)
+        finally:  # a skip or an error in setup keeps its labels too
+            _label(item, state.profile)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -340,6 +343,13 @@ class _phase:
         return False
 
 
+def _label(item, profile) -> None:
+    """Allure labels and parameters for the test (after allure's own setup started its result)."""
+    case = casing.case_id(item)
+    allure_steps.label_test(case_id=case, capability=capability_of(item), name=item.name, profile=profile.name,
+                            release=profile.release, bug=profile.known_failures.get(case or ""))
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_call(item):
     with _phase(item.config.stash[STATE], "test"):
@@ -357,12 +367,14 @@ def pytest_runtest_makereport(item, call):
     report = yield
     item.stash.setdefault(OUTCOME, {})[report.when] = report
     if casing.case_id(item) and report.when == "setup":
-        report.user_properties.append(("case_id", casing.case_id(item)))
-        report.user_properties.append(("capability", capability_of(item)))
+        for prop in (("case_id", casing.case_id(item)), ("capability", capability_of(item))):
+            report.user_properties.append(prop)
+            item.user_properties.append(prop)  # the later phases' reports too: junit.xml reads the teardown's
     if report.failed:
         records = item.config.stash[STATE].records.get(item.nodeid, [])
         if records and report.when in ("setup", "call"):
             report.sections.append(("cpi-calls " + report.when, _transcript(records)))
+            item.user_properties.append(("cpi_transcript", _transcript(records)))  # junit.xml's testcase
             logs = "\n".join(f"--- {r.method} {r.request_id}\n{r.log[-4000:]}" for r in records if r.log)
             if logs:
                 report.sections.append(("cpi-log " + report.when, logs))

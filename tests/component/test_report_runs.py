@@ -119,3 +119,40 @@ def test_a_canary_secret_reaches_no_file_of_the_run(tmp_path):
         assert leaks == [], f"{mode}: the canary is in {leaks}"
         assert "leaked a configured secret" in (run_dir / "report.md").read_text(), "the leak itself is reported"
     assert not any(canary in text for text in outputs.values())
+
+
+def test_ci_systems_get_named_suites_properties_labels_and_distinct_history_ids(fake_run, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    run_dir, _ = fake_run
+    suite = ET.parse(run_dir / "junit.xml").getroot().find("testsuite")
+    assert suite.get("name") == "cpi-conformance fake"
+    props = {p.get("name"): p.get("value") for p in suite.iterfind("properties/property")}
+    assert props["profile"] == "fake" and props["release"] == "zed" and props["run_id"] == run_dir.name
+    assert props["witnesses"] == "none" and "fake_cpi.py" in props["cpi"]
+    case = suite.find("testcase")
+    assert case.get("classname").startswith("fake."), case.get("classname")
+    assert {"case_id", "capability"} <= {p.get("name") for p in case.iterfind("properties/property")}
+    failed = next(c for c in suite.iterfind("testcase") if c.find("failure") is not None)
+    transcript = {p.get("name"): p.get("value") for p in failed.iterfind("properties/property")}["cpi_transcript"]
+    assert transcript.startswith("+    0.0s ") and "req=cpi-" in transcript, transcript
+    allure = run_dir / "allure-results"
+    env = dict(line.split("=", 1) for line in (allure / "environment.properties").read_text().splitlines())
+    assert env["profile"] == "fake" and env["run_id"] == run_dir.name
+    assert any(c["name"].startswith("Runner problems") for c in json.loads((allure / "categories.json").read_text()))
+    assert json.loads((allure / "executor.json").read_text())["buildName"] == run_dir.name
+    first = {d["fullName"]: d for d in map(json.loads, map(Path.read_text, allure.glob("*-result.json")))}
+    some = next(d for d in first.values() if d["status"] == "passed")
+    labels = {(lab["name"], lab["value"]) for lab in some["labels"]}
+    assert ("epic", "cpi-conformance") in labels and any(n == "feature" for n, _ in labels)
+    assert any(n == "case_id" for n, _ in labels) and any(n == "story" for n, _ in labels)
+    assert {"profile": "'fake'", "release": "'zed'"} == {p["name"]: p["value"] for p in some["parameters"]}
+    other = tmp_path / "other.yml"
+    other.write_text(FAKE_PROFILE.read_text().replace("name: fake", "name: fake-newton").replace(
+        "release: zed", "release: newton").replace("{profile_dir}", str(FAKE_PROFILE.parent)).replace(
+        "dummy_key", str(FAKE_PROFILE.parent / "dummy_key")))
+    second_dir, _ = run_suite(tmp_path / "reports", other)
+    second = {d["fullName"]: d for d in map(json.loads, map(Path.read_text,
+                                                             (second_dir / "allure-results").glob("*-result.json")))}
+    shared = set(first) & set(second)
+    assert len(shared) >= 20 and all(first[n]["historyId"] != second[n]["historyId"] for n in shared)
