@@ -21,8 +21,8 @@ CASES = [
     ("v1-shape-under-v2", "test_create_vm_answers_its_cid", "v2 create_vm must answer [cid, networks]"),
     ("has-vm-always-true", "test_delete_vm_removes_the_server", "has_vm after delete_vm"),
     ("ignores-vm-metadata", "test_set_vm_metadata_is_visible", "server metadata after set_vm_metadata"),
-    ("drops-second-nic", "test_two_manual_nics", "Neutron ports vs requested manual networks"),
-    ("resize-does-nothing", "test_resize_disk_grows", "Cinder size after resize_disk"),
+    ("drops-second-nic", "test_two_manual_nics", "guest NICs carrying"),
+    ("resize-does-nothing", "test_resize_disk_grows", "volume size after resize_disk"),
     ("leaks-api-key", "test_info_declares", "leaked a configured secret in stdout"),
 ]
 
