@@ -28,7 +28,7 @@ def context(run_dir: str | Path) -> dict[str, Any]:
         "fingerprint": model.fingerprint(doc), "stats": stats, "method_chart": timing.method_chart(stats),
         "split": split, "split_chart": timing.split_chart(split), "account": timing.account(split), "totals": timing.totals(doc),
         "failures": model.failures(doc, run_dir), "observations": model.observations(doc),
-        "resources": model.resources(doc), "not_checked": model.not_checked(doc),
+        "resources": model.resources(doc), "ledger": model.ledger(doc), "not_checked": model.not_checked(doc),
         "witness_checks": model.witness_checks(doc), "exit_meaning": model.EXIT_MEANING,
         "tests": sorted(({**t, "label": model.outcome_label(t), "also": model.later_errors(t)}
                          for t in doc.get("tests", [])), key=lambda t: (capabilities.row_key_of(t), t["name"])),

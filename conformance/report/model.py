@@ -137,6 +137,31 @@ def resources(doc: dict[str, Any]) -> str | None:
     return "; ".join(parts)
 
 
+def ledger(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ledger summed up per kind of resource: created, deleted by their tests, removed by the run
+    itself (swept), kept on purpose, left; the last row sums them. Empty for a record without per-kind
+    counts (older runs) or a run that created nothing."""
+    cleanup = doc.get("cleanup") or {}
+    by_kind = cleanup.get("by_kind") or {}
+    if not by_kind and not cleanup.get("swept") and not cleanup.get("left"):
+        return []
+    rows: dict[str, dict[str, Any]] = {}
+
+    def row(kind: str) -> dict[str, Any]:
+        return rows.setdefault(kind, {"kind": kind, "created": 0, "deleted": 0, "swept": 0, "kept": 0, "left": 0})
+
+    for kind, counts in by_kind.items():
+        row(kind).update(created=counts.get("created", 0), deleted=counts.get("deleted", 0),
+                         kept=counts.get("abandoned", 0))
+    for swept in cleanup.get("swept") or []:
+        row(swept.get("kind") or "?")["swept"] += 1
+    for left in cleanup.get("left") or []:
+        row(str(left).split(" ", 1)[0])["left"] += 1
+    table = sorted(rows.values(), key=lambda r: r["kind"])
+    total = {"kind": "all", **{k: sum(r[k] for r in table) for k in ("created", "deleted", "swept", "kept", "left")}}
+    return [*table, total]
+
+
 def verdict(doc: dict[str, Any], check: Integrity | None = None) -> Verdict:
     """PASS only when nothing failed or errored, pytest says the selection ran to its end, and the
     record is the one the run wrote (an edited results.json is UNVERIFIED, whatever it claims).
@@ -153,15 +178,24 @@ def verdict(doc: dict[str, Any], check: Integrity | None = None) -> Verdict:
         ran = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no test finished"
         return Verdict("INCOMPLETE", False, f"interrupted by {interrupted.get('signal')}: {ran}")
     if bad:
-        return Verdict("FAIL", False, ", ".join(f"{n} {k}" for k, n in bad.items()))
+        return Verdict("FAIL", False, ", ".join(f"{n} {k}" for k, n in bad.items()) + f"; {_tally(counts, leave=tuple(bad))}")
     if counts.get("runner error"):
         return Verdict("INCOMPLETE", False, f"{counts['runner error']} test(s) not measured: runner error "
-                                            "(the machine running the suite lacks something)")
+                                            f"(the machine running the suite lacks something); "
+                                            f"{_tally(counts, leave=('runner error',))}")
     if not counts:
         return Verdict("EMPTY", False, "no test ran")
     if exitstatus != 0:
-        return Verdict("INCOMPLETE", False, f"pytest exit status {exitstatus}: {EXIT_MEANING.get(exitstatus, '?')}")
-    return Verdict("PASS", True, f"{counts.get('passed', 0)} of {counts.total()} passed, nothing failed")
+        return Verdict("INCOMPLETE", False, f"pytest exit status {exitstatus}: {EXIT_MEANING.get(exitstatus, '?')}; "
+                                            f"{_tally(counts)}")
+    return Verdict("PASS", True, f"{_tally(counts)}, nothing failed")
+
+
+def _tally(counts: Counter, leave: tuple[str, ...] = ()) -> str:
+    """"44 of 45 passed (1 skipped)": the share of the run that passed, then what else there was
+    (but what the verdict already named, ``leave``)."""
+    others = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()) if k not in ("passed", *leave))
+    return f"{counts.get('passed', 0)} of {counts.total()} passed" + (f" ({others})" if others else "")
 
 
 def failures(doc: dict[str, Any], run_dir: str | Path) -> list[dict[str, Any]]:

@@ -55,6 +55,8 @@ class ResultsCollector:
                                                 "unseen": dict(value.get("unseen") or {})})
         entry["case_id"] = entry["case_id"] or props.get("case_id")
         entry["capability"] = entry["capability"] or props.get("capability")
+        if props.get("requirement"):
+            entry["requirement"] = str(props["requirement"])
         entry["duration"] += getattr(report, "duration", 0.0) or 0.0
         blame = blame_of(report)
         outcome = _outcome(report, blame)

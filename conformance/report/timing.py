@@ -13,6 +13,7 @@ CHART_WIDTH = 1000
 LABEL_WIDTH = 260
 ROW_HEIGHT = 24
 TOP_TESTS = 25
+MIN_BOX_SAMPLES = 4  # below this a box and p90 say nothing the dots do not: dots and the median only
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -41,7 +42,8 @@ def method_stats(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def method_chart(stats: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """A box-and-strip chart on a log time axis: whiskers min..max, box p25..p75, median and p90 marks."""
+    """A box-and-strip chart on a log time axis: whiskers min..max, box p25..p75, median and p90 marks;
+    a method with fewer than MIN_BOX_SAMPLES calls gets its dots and median only."""
     if not stats:
         return None
     lo = 10 ** math.floor(math.log10(max(min(s["min"] for s in stats), 1e-3)))
@@ -56,7 +58,8 @@ def method_chart(stats: list[dict[str, Any]]) -> dict[str, Any] | None:
     for i, s in enumerate(stats):
         rows.append({**s, "y": 30 + i * ROW_HEIGHT, "x_min": x(s["min"]), "x_max": x(s["max"]),
                      "x_p25": x(s["p25"]), "x_p75": x(s["p75"]), "x_median": x(s["median"]),
-                     "x_p90": x(s["p90"]), "dots": [x(v) for v in s["values"]]})
+                     "x_p90": x(s["p90"]), "dots": [x(v) for v in s["values"]],
+                     "box": s["n"] >= MIN_BOX_SAMPLES})
     ticks = []
     decade = lo
     while decade <= hi * 1.0001:

@@ -23,6 +23,15 @@ def case_id(item) -> str | None:
     return str(marker.args[0]) if marker and marker.args else None
 
 
+def requirement(item) -> str | None:
+    """The test's MUST sentence: the first paragraph of its docstring, on one line (the suites write
+    the contract they check there, with its source); None for a test without a docstring."""
+    doc = getattr(getattr(item, "function", None), "__doc__", None)
+    if not doc or not doc.strip():
+        return None
+    return " ".join(doc.strip().split("\n\n", 1)[0].split())
+
+
 def check_case_ids(items, every_item: bool = False) -> None:
     problems, seen = [], {}
     for item in items:

@@ -100,6 +100,17 @@ class ResultsPlugin:
             return {**base, "services": {}, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
 
 
+def _by_kind(resources: list[dict]) -> dict[str, dict[str, int]]:
+    """Ledger events counted per kind of resource (server, volume, ...): created, deleted by the
+    tests, kept on purpose: the report's resource table."""
+    counts: dict[str, dict[str, int]] = {}
+    for e in resources:
+        if e["event"] in ("created", "deleted", "abandoned"):
+            row = counts.setdefault(e["kind"], {"created": 0, "deleted": 0, "abandoned": 0})
+            row[e["event"]] += 1
+    return counts
+
+
 def leave_nothing(state) -> dict:
     """The run's last word on its resources: what its ledger still holds (not kept on purpose with
     --keep-on-failure) and what CPI calls without a usable answer created are removed through the
@@ -115,7 +126,7 @@ def leave_nothing(state) -> dict:
               "swept": [{"kind": e["kind"], "id": e["id"], "name": e.get("name", ""), "why": e.get("reason", ""),
                          "request_id": e.get("request_id"), "after": e.get("test")}
                         for e in resources if e["event"] == "reaped"],
-              "failed": [], "unattributed": [], "left": []}
+              "failed": [], "unattributed": [], "left": [], "by_kind": _by_kind(resources)}
     from conformance.cloud import attribution
 
     suspects = attribution.suspect_calls(entries, default_timeout=profile.timeouts.cpi_call)

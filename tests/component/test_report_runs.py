@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "fixtures"))
+import junit  # noqa: E402 (tests/fixtures)
+
 pytestmark = pytest.mark.component
 
 ROOT = Path(__file__).parents[2]
@@ -125,6 +128,7 @@ def test_ci_systems_get_named_suites_properties_labels_and_distinct_history_ids(
     import xml.etree.ElementTree as ET
 
     run_dir, _ = fake_run
+    junit.check(run_dir / "junit.xml")  # a JUnit schema, and case id + capability on every testcase
     suite = ET.parse(run_dir / "junit.xml").getroot().find("testsuite")
     assert suite.get("name") == "cpi-conformance fake"
     props = {p.get("name"): p.get("value") for p in suite.iterfind("properties/property")}

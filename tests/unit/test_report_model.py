@@ -238,3 +238,94 @@ def test_time_accounting_splits_each_test_into_cpi_cloud_guest_and_the_suite(tmp
     assert "| a | 1 min 40 s | 30.0 s (1) | 20.0 s | 40.0 s | 10.0 s |" in md
     assert "Where the tests' 1 min 50 s went: 35.0 s inside CPI calls, 25.0 s waiting on the cloud" in md
     assert 'class="guest"' in html_path.read_text() and "waiting on the cloud" in html_path.read_text()
+
+
+@pytest.mark.parametrize("outcomes, text", [
+    (["passed"] * 44 + ["failed"], "1 failed; 44 of 45 passed"),
+    (["passed"] * 43 + ["failed", "skipped"], "1 failed; 43 of 45 passed (1 skipped)"),
+    (["passed"] * 44 + ["skipped"], "44 of 45 passed (1 skipped), nothing failed"),
+    (["passed", "passed"], "2 of 2 passed, nothing failed"),
+])
+def test_the_verdict_says_how_many_of_how_many_passed(outcomes, text):
+    assert model.verdict(results([case(f"t{i}", "contract", o) for i, o in enumerate(outcomes)])).text == text
+
+
+def ledger_doc():
+    doc = results([{**case("t1", "disks", "failed", "AssertionError: size"),
+                    "requirement": "resize_disk MUST grow the disk to the new size (bosh.io resize_disk)."},
+                   case("t2", "snapshots", "skipped", reason="profile: features.snapshots is false")])
+    doc["cleanup"] = {"created": 9, "deleted": 7, "kept": ["vol-k"], "unattributed": [], "failed": [],
+                      "swept": [{"kind": "port", "id": "p-1", "why": "holds 10.10.1.20"}], "left": ["server vm-1"],
+                      "by_kind": {"server": {"created": 3, "deleted": 2, "abandoned": 0},
+                                  "volume": {"created": 6, "deleted": 5, "abandoned": 1}}}
+    doc["digest"] = {"algorithm": "sha256", "canonical": canonical_digest(doc)}
+    return doc
+
+
+def test_the_ledger_is_summed_up_per_kind_of_resource(tmp_path):
+    rows = model.ledger(ledger_doc())
+    assert rows == [
+        {"kind": "port", "created": 0, "deleted": 0, "swept": 1, "kept": 0, "left": 0},
+        {"kind": "server", "created": 3, "deleted": 2, "swept": 0, "kept": 0, "left": 1},
+        {"kind": "volume", "created": 6, "deleted": 5, "swept": 0, "kept": 1, "left": 0},
+        {"kind": "all", "created": 9, "deleted": 7, "swept": 1, "kept": 1, "left": 1}]
+    assert model.ledger(results([case("t1", "disks")])) == [], "no ledger record (an older run): no table"
+    html_path, md_path = build.write_reports(write(tmp_path, ledger_doc()))
+    assert "| **all** | 9 | 7 | 1 | 1 | **1** |" in md_path.read_text()
+    assert 'id="ledger"' in html_path.read_text()
+
+
+def test_a_failure_shows_the_contract_it_broke(tmp_path):
+    html_path, md_path = build.write_reports(write(tmp_path, ledger_doc()))
+    sentence = "resize_disk MUST grow the disk to the new size (bosh.io resize_disk)."
+    assert f"  > The contract: {sentence}" in md_path.read_text()
+    assert f'<p class="requirement"><b>The contract:</b> {sentence}</p>' in html_path.read_text()
+
+
+def test_few_calls_get_dots_and_a_median_not_a_box():
+    doc = results([case("a", "vm_lifecycle", calls=[("create_vm", 30.0), ("create_vm", 40.0)]),
+                   case("b", "vm_lifecycle", calls=[("has_vm", v) for v in (0.1, 0.2, 0.3, 0.4)])])
+    rows = {r["method"]: r for r in timing.method_chart(timing.method_stats(doc))["rows"]}
+    assert (rows["create_vm"]["box"], rows["has_vm"]["box"]) == (False, True)
+    svg = render.environment().get_template("charts.html.j2").module.method_chart(
+        timing.method_chart(timing.method_stats(doc)))
+    assert str(svg).count('class="box"') == 1 and str(svg).count('class="median"') == 2
+
+
+def test_the_markdown_report_renders_as_github_renders_it(tmp_path):
+    """GitHub renders GFM (CommonMark plus tables): the header stays a list of one line per item, the
+    paragraphs after it are not swallowed into its last item, and every table is a table."""
+    from markdown_it import MarkdownIt  # the test extras
+
+    _, md_path = build.write_reports(write(tmp_path, ledger_doc()))
+    html = MarkdownIt("commonmark").enable("table").render(md_path.read_text())
+    header = html.split("<ul>", 1)[1].split("</ul>", 1)[0]
+    items = re.findall(r"<li>(.*?)</li>", header, re.S)
+    assert [i.split(" ", 1)[0].strip("<>") for i in items] == ["Run", "CPI", "Integrity:", "Cloud", "Not"]
+    assert all("\n" not in i.strip() for i in items), items
+    assert "<p><strong>Skipped capabilities and why:</strong></p>" in html
+    assert html.count("<table>") == md_path.read_text().count("\n|---") + md_path.read_text().count("\n| ---")
+    assert "<blockquote>\n<p>The contract: resize_disk MUST" in html
+
+
+def test_the_junit_schema_refuses_what_ci_systems_cannot_read(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "fixtures"))
+    import junit
+
+    good = ('<testsuites><testsuite name="cpi-conformance fake" tests="1" failures="0" errors="0" skipped="0" '
+            'time="1.5" timestamp="2026-12-02T08:00:00.1+00:00"><properties><property name="profile" value="fake"/>'
+            '</properties><testcase classname="fake.suites.test_x" name="t" time="0.1"><properties>'
+            '<property name="case_id" value="c"/><property name="capability" value="disks"/></properties>'
+            '<failure message="boom">trace</failure></testcase></testsuite></testsuites>')
+    path = tmp_path / "junit.xml"
+    path.write_text(good)
+    assert junit.check(path) == {"fake.suites.test_x::t": {"case_id": "c", "capability": "disks"}}
+    for broken in (good.replace(' tests="1"', ""), good.replace('time="0.1"', 'time="soon"'),
+                   good.replace("<failure", "<failed").replace("</failure>", "</failed>"),
+                   good.replace('<property name="capability" value="disks"/>', "")):
+        path.write_text(broken)
+        with pytest.raises(AssertionError):
+            junit.check(path)
