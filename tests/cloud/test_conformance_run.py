@@ -15,6 +15,7 @@ import pytest
 from conformance.core.cleanup import Ledger
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "fixtures"))
+import junit  # noqa: E402
 import official_cpi as official_cpi_sources  # noqa: E402
 from project import project_resources  # noqa: E402
 
@@ -69,6 +70,9 @@ def test_full_suite_passes_on_the_local_cloud_and_leaves_nothing(profile, witnes
     left = sorted(project_resources(os_conn) - before)
     assert left == [], f"{profile}: the run left these in the project: {left}"
     check_witnesses(results, witnesses)
+    cases = junit.check(run_dir / "junit.xml")  # a JUnit schema; case id and capability on every testcase
+    assert len(cases) == len(results["tests"]), "junit.xml has a testcase per test of results.json"
+    assert all(t.get("requirement") for t in results["tests"]), "every test carries its MUST sentence"
 
 
 def check_witnesses(results: dict, witnesses: str) -> None:
