@@ -58,6 +58,14 @@ class ResultsCollector:
         if props.get("requirement"):
             entry["requirement"] = str(props["requirement"])
         entry["duration"] += getattr(report, "duration", 0.0) or 0.0
+        start, stop = getattr(report, "start", None), getattr(report, "stop", None)  # epoch seconds (pytest >= 7)
+        if isinstance(start, float):
+            entry["started_at"] = min(entry.get("started_at") or start, start)
+        if isinstance(stop, float):
+            entry["finished_at"] = max(entry.get("finished_at") or stop, stop)
+        worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", None)  # xdist's controller
+        if worker:
+            entry["worker"] = str(worker)
         blame = blame_of(report)
         outcome = _outcome(report, blame)
         reason = _reason(report, outcome) if outcome else None

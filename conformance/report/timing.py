@@ -120,3 +120,26 @@ def totals(doc: dict[str, Any]) -> dict[str, float]:
     cpi = sum(float(c.get("duration") or 0.0) for c in all_calls(doc))
     tests = sum(float(t.get("duration") or 0.0) for t in doc.get("tests", []))
     return {"wall": max(wall, 0.0), "cpi": cpi, "tests": tests, "calls": len(all_calls(doc))}
+
+
+def run_figures(doc: dict[str, Any]) -> dict[str, Any]:
+    """One run's speed figures, for the benchmark (scripts/bench-suite): wall time; the tests' time
+    split into CPI calls, cloud waits, guest waits and the suite's own; VM boots (create_vm calls
+    answered OK); the critical path, taken as the longest test (a shared VM's boot counts in the first
+    test that uses it, so the run cannot end before that test's chain of cloud operations does); the
+    workers' busy time; and the ratios a speed-up is judged by."""
+    split = per_test_split(doc)
+    spent = account(split)
+    wall = totals(doc)["wall"]
+    calls = all_calls(doc)
+    boots = sum(1 for c in calls if c["method"] == "create_vm" and c.get("outcome") == "ok")
+    longest = max(split, key=lambda s: s["total"], default=None)
+    critical = longest["total"] if longest else 0.0
+    workers: dict[str, float] = {}
+    for t in doc.get("tests", []):
+        workers[t.get("worker") or "main"] = workers.get(t.get("worker") or "main", 0.0) + float(t.get("duration") or 0)
+    return {"wall": wall, "tests": len(split), **{k: spent[k] for k in ("cpi", "cloud", "guest", "rest")},
+            "vm_boots": boots, "create_vm_calls": sum(1 for c in calls if c["method"] == "create_vm"),
+            "critical_path": critical, "critical_test": longest["name"] if longest else None,
+            "workers": workers, "wall_over_critical": wall / critical if critical else None,
+            "suite_share": spent["rest"] / wall if wall else None}

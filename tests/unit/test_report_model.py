@@ -329,3 +329,18 @@ def test_the_junit_schema_refuses_what_ci_systems_cannot_read(tmp_path):
         path.write_text(broken)
         with pytest.raises(AssertionError):
             junit.check(path)
+
+
+def test_the_benchmark_figures_of_a_run():
+    a = {**case("a", "vm_lifecycle", calls=[("create_vm", 30.0), ("has_vm", 1.0)], duration=100.0),
+         "waits": {"cloud": 20.0, "guest": 40.0}, "worker": "gw0"}
+    b = {**case("b", "disks", calls=[("create_vm", 5.0)], duration=20.0), "waits": {"guest": 5.0}, "worker": "gw1"}
+    b["cpi_calls"][0]["outcome"] = "error"
+    doc = results([a, b])  # wall: 60 s (started 100, finished 160)
+    figures = timing.run_figures(doc)
+    assert (figures["wall"], figures["cpi"], figures["cloud"], figures["guest"], figures["rest"]) == \
+        (60.0, 36.0, 20.0, 45.0, 19.0)
+    assert (figures["vm_boots"], figures["create_vm_calls"]) == (1, 2), "a failed create_vm boots nothing"
+    assert (figures["critical_path"], figures["critical_test"]) == (100.0, "a")
+    assert figures["workers"] == {"gw0": 100.0, "gw1": 20.0}
+    assert figures["suite_share"] == pytest.approx(19 / 60) and figures["wall_over_critical"] == 0.6
