@@ -19,7 +19,10 @@ SUBCOMMAND_MODULES = (
     "conformance.commands.cpi",
     "conformance.commands.cleanup",
     "conformance.commands.report",
+    "conformance.commands.nightly",
     "conformance.commands.host",
+    "conformance.commands.bundle",
+    "conformance.commands.catalogue",
     "conformance.localcloud.cli",
     "conformance.stemcell.cli",
 )
