@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from conformance.cloud.surface import surface
+
 SERVICES = {"identity": "identity", "compute": "compute", "block-storage": "block_storage",
             "network": "network", "image": "image"}
 
@@ -25,4 +27,4 @@ def fingerprint(conn) -> dict[str, Any]:
                               "max_microversion": _version(data.max_microversion)}
         except Exception as exc:  # a service the cloud lacks is a fact for the report, not a crash
             services[name] = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
-    return {"region": conn.config.region_name, "services": services}
+    return {"region": conn.config.region_name, "services": services, "surface": surface(conn)}

@@ -5,6 +5,8 @@
 - ``<state>/localcloud.json``: NON-secret facts (names, CIDRs, paths); the suite, the profile and
   the reference CPI tests read it.
 - ``<state>/cpi.json`` (0600): the official OpenStack CPI's config shape, holding the password.
+- the release surfaces (surfaces/wiring.py): clouds.yaml entries `local-liberty` (Keystone v2.0),
+  `local-mitaka`, `local-newton`, and ``<state>/cpi-<release>.json`` (0600) pointing at them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from conformance.localcloud.config import (
     VOLUME_TYPE,
 )  # fmt: skip
 from conformance.localcloud.layout import Layout, write_json, write_private
+from conformance.localcloud.surfaces import wiring as surfaces
 
 
 def cloud_entry(user: str, password: str, project: str) -> dict:
@@ -57,6 +60,7 @@ def write_clouds_yaml(path: Path, admin_password: str, test_password: str) -> bo
     entries = {
         TEST_CLOUD: cloud_entry(TEST_USER, test_password, TEST_PROJECT),
         ADMIN_CLOUD: cloud_entry("admin", admin_password, "admin"),
+        **surfaces.cloud_entries(test_password),
     }
     existing = path.read_text() if path.exists() else ""
     return write_private(path, merge_clouds_yaml(existing, entries))
@@ -99,6 +103,10 @@ def write_all(layout: Layout, clouds_yaml: Path, admin_password: str, test_passw
         changed.append(str(clouds_yaml))
     if write_json(layout.cpi_json, cpi_config(test_password), mode=0o600):
         changed.append("cpi.json")
+    for release in surfaces.SURFACES.values():
+        config = surfaces.cpi_config(release, cpi_config(test_password))
+        if write_json(surfaces.cpi_path(layout.root, release), config, mode=0o600):
+            changed.append(surfaces.cpi_path(layout.root, release).name)
     if write_json(layout.facts, localcloud_facts(layout, clouds_yaml), mode=0o644):
         changed.append("localcloud.json")
     return changed

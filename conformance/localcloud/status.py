@@ -18,6 +18,7 @@ from conformance.localcloud import daemons, hostnet, services
 from conformance.localcloud.layout import Layout
 from conformance.localcloud.passwords import Passwords
 from conformance.localcloud.steps_compute import NEUTRON_AGENTS
+from conformance.localcloud.surfaces import wiring as surfaces
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Check:
 
 def process_checks(layout: Layout) -> list[Check]:
     rows = []
-    for daemon in services.ALL:
+    for daemon in (*services.ALL, *surfaces.DAEMONS):
         pid = daemons.running(layout, daemon)
         rows.append(Check(f"process {daemon.name}", pid is not None, f"pid {pid}" if pid else "not running"))
     return rows
@@ -64,7 +65,7 @@ def endpoint_checks(layout: Layout, pw: Passwords) -> list[Check]:
         timed("nova-compute up", lambda: service_probe(conn.compute, "nova-compute")),
         timed("cinder-volume up", lambda: service_probe(conn.block_storage, "cinder-volume")),
     ]
-    return rows
+    return rows + surfaces.status_rows(timed)
 
 
 def placement_probe(conn) -> str:

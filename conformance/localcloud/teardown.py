@@ -25,6 +25,7 @@ from conformance.localcloud.layout import Layout, write_private
 from conformance.localcloud.procs import Runner
 from conformance.localcloud.steps_infra import mysqld_run_dir
 from conformance.localcloud.steps_storage import MON_DIR, OSD_DIR
+from conformance.localcloud.surfaces import wiring as surfaces
 
 NEUTRON_NETNS_PREFIXES = ("qrouter-", "qdhcp-")
 # brq<net id[:11]>, tap<port id[:11]>, vxlan-<vni>: names only Neutron/Nova give their links
@@ -46,7 +47,7 @@ def run(layout: Layout, purge: bool, out=sys.stdout) -> int:
     guests = destroy_guests(runner, undefine=purge)
     if purge:
         drop_databases(runner, layout)
-    stopped = [d.name for d in reversed(services.ALL) if daemons.stop(layout, d)]
+    stopped = [d.name for d in (*surfaces.DAEMONS, *reversed(services.ALL)) if daemons.stop(layout, d)]
     spawned = stop_neutron_spawned()
     netns = remove_neutron_netns(runner)
     links = remove_neutron_links(runner)
@@ -146,6 +147,6 @@ def remove_clouds_entries(path: Path) -> None:
         return
     data = yaml.safe_load(path.read_text()) or {}
     clouds = data.get("clouds") or {}
-    for name in (TEST_CLOUD, ADMIN_CLOUD):
+    for name in (TEST_CLOUD, ADMIN_CLOUD, *surfaces.cloud_entries("").keys()):
         clouds.pop(name, None)
     write_private(path, yaml.safe_dump(data, default_flow_style=False, sort_keys=True))

@@ -31,6 +31,7 @@ from conformance.localcloud.context import Context, StepFailed
 from conformance.localcloud.layout import Layout, write_private
 from conformance.localcloud.passwords import Passwords
 from conformance.localcloud.procs import CommandFailed, Runner, tail_file
+from conformance.localcloud.surfaces import wiring as surfaces
 
 
 def step_project(ctx: Context) -> str:
@@ -89,6 +90,7 @@ STEPS: tuple[Step, ...] = (
     ("cinder", steps_storage.step_cinder),
     ("test project", step_project),
     ("facts", step_facts),
+    ("surfaces", surfaces.step_surfaces),  # Liberty, Mitaka, Newton API surfaces (docs/surfaces.md)
 )
 
 
