@@ -4,7 +4,8 @@ Each group names the packages its install step installs and, separately, the pro
 the project's code runs or reads. ``check`` looks only for the latter, so a package dropped from a
 plan shows up as the program that went missing, on a fresh root (tests/freshroot) as on a runner.
 
-    runner      what `conformance run` itself shells out to (ping from the runner, ip route)
+    runner      what `conformance run` itself shells out to (ping from the runner, ip route), and
+                ssh-keygen, which signs and verifies result bundles (conformance bundle, report verify)
     component   the project's component tier: qemu, config-drive tools, sshd, chromium, jq
     stemcell    the test stemcell build (conformance/stemcell/host.py)
     localcloud  the local OpenStack (conformance/localcloud/packages.py and its daemons)
@@ -99,9 +100,9 @@ def _localcloud() -> Group:
 
 
 RUNNER = Group(
-    "runner", "`conformance run` on the test runner (virsh: the libvirt witness)",
-    packages=("iputils-ping", "iproute2", "libvirt-clients"),
-    needs=("ping", "ip", "virsh"),
+    "runner", "`conformance run` on the test runner (virsh: the libvirt witness; ssh-keygen: signed bundles)",
+    packages=("iputils-ping", "iproute2", "libvirt-clients", "openssh-client"),
+    needs=("ping", "ip", "virsh", "ssh-keygen"),
 )  # fmt: skip
 COMPONENT = Group(
     "component", "the project's component tier",

@@ -46,6 +46,7 @@ class Verdict:
     word: str  # PASS / FAIL / INCOMPLETE / EMPTY
     passed: bool
     text: str
+    certification: Any = None  # a certification run's judgement against its level (see the end of this file)
 
 
 def load(run_dir: str | Path) -> dict[str, Any]:
@@ -238,3 +239,28 @@ def fingerprint(doc: dict[str, Any]) -> dict[str, Any]:
 def run_label(doc: dict[str, Any]) -> str:
     profile = doc.get("profile") or {}
     return f"{profile.get('name', '?')} / {profile.get('release', '?')}"
+
+
+# ---- Certification level (issue 16) -------------------------------------------------------------
+# A certification run (--certify) is judged against a versioned certification level
+# (conformance/certify/levels/): CERTIFIED when every required case passed or was skipped for a
+# reason the level allows, whatever the advisory cases did. ``verdict`` is the suite's verdict above,
+# with that judgement attached for the reports' "Certification level" section.
+
+_suite_verdict = verdict
+
+
+def verdict(doc: dict[str, Any], check: Integrity | None = None) -> Verdict:  # noqa: F811 (wraps the one above)
+    check = check or integrity(doc)
+    result = _suite_verdict(doc, check)
+    if doc.get("certify"):
+        result.certification = certification(doc, check)
+    return result
+
+
+def certification(doc: dict[str, Any], check: Integrity | None = None):
+    """The run judged against the certification level (conformance.certify.level.DEFAULT)."""
+    from conformance.certify import level
+
+    return level.judge(level.load(), doc, record_ok=(check or integrity(doc)).ok)
+# ---- end Certification level ----------------------------------------------------------------------

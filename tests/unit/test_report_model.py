@@ -168,10 +168,16 @@ def test_markdown_cells_stay_on_one_row():
 
 @pytest.mark.parametrize("outcome, certified", [("passed", True), ("failed", False)])
 def test_a_certification_run_is_certified_only_when_it_passes(tmp_path, outcome, certified):
-    run_dir = write(tmp_path, results([case("t1", "contract", outcome)], certify=True))
+    """Certified means judged against the certification level: every required case of it passed
+    (conformance/certify; tests/unit/test_certify_level.py has the level's other rules)."""
+    from conformance.certify import level
+
+    tests = [{**case(name, "contract", outcome if i == 0 else "passed"), "case_id": cid}
+             for i, (cid, name) in enumerate(level.load().required.items())]
+    run_dir = write(tmp_path, results(tests, certify=True))
     md = build.write_reports(run_dir)[1].read_text()
-    assert ("Certification run: **CERTIFIED**" in md) is certified
-    assert ("Certification run: **NOT certified (verdict FAIL)**" in md) is not certified
+    assert ("Certification run: **CERTIFIED against level openstack-2026.1**" in md) is certified
+    assert ("Certification run: **NOT certified against level openstack-2026.1**" in md) is not certified
 
 
 def test_a_partial_record_still_renders(tmp_path):
