@@ -179,6 +179,7 @@ def test_too_new_nova_microversion_is_refused_in_range_goes_through(fake, gatewa
     assert "OpenStack-API-Version" not in made.headers, "Liberty never answered the standard header"
     assert fake.seen[-1][2]["OpenStack-API-Version"] == "compute 2.12"
     page = get(gateway + "/compute/v2.1/servers").json()
+    assert "Content-Type" not in fake.seen[-1][2], "a GET without a body has no Content-Type (Nova: 415)"
     assert page["servers_links"][0]["href"] == f"{gateway}/compute/v2.1/servers?marker=m"
 
 

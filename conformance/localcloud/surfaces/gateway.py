@@ -95,7 +95,7 @@ class Gateway:
     async def _forward(self, request: web.Request, plan: routes.Plan, body: bytes | None) -> web.StreamResponse:
         url = self.upstream[plan.service] + plan.path + (f"?{request.query_string}" if request.query_string else "")
         headers = {k: v for k, v in plan.headers.items() if k.lower() not in HOP_BY_HOP}
-        data = body
+        data = body or None  # no body, no Content-Type: aiohttp would call b"" octet-stream (Nova: 415)
         if body is None:
             headers["Content-Length"], data = str(request.content_length), request.content
         assert self.session is not None
