@@ -24,7 +24,14 @@ def column(run_dir: Path) -> dict[str, Any]:
     return {"run_dir": str(run_dir), "run_id": doc.get("run_id"), "label": model.run_label(doc),
             "release": (doc.get("profile") or {}).get("release"), "verdict": model.verdict(doc),
             "integrity": model.integrity(doc), "certify": bool(doc.get("certify")), "rows": rows,
-            "started_at": doc.get("started_at")}
+            "started_at": doc.get("started_at"), "cpi": cpi_name(doc),
+            "surface": (model.surface(doc) or {}).get("description")}
+
+
+def cpi_name(doc: dict[str, Any]) -> str:
+    """The CPI of a run, short: the executable's last path parts (official-openstack-cpi/bin/cpi)."""
+    command = (doc.get("cpi") or {}).get("command") or ["?"]
+    return "/".join(Path(str(command[0])).parts[-3:])
 
 
 def context(run_dirs: list[str | Path]) -> dict[str, Any]:

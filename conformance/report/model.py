@@ -232,13 +232,28 @@ def fingerprint(doc: dict[str, Any]) -> dict[str, Any]:
     cloud = doc.get("cloud") or {}
     services = [{"service": name, **{k: v for k, v in (info or {}).items()}}
                 for name, info in sorted((cloud.get("services") or {}).items())]
+    emulated = surface(doc)
     return {"release": cloud.get("release"), "region": cloud.get("region"), "cloud": cloud.get("cloud"),
-            "services": services, "note": cloud.get("note") or cloud.get("error")}
+            "services": services, "note": cloud.get("note") or cloud.get("error"),
+            "surface": (emulated.get("description") or emulated.get("label")) if emulated else None}
+
+
+def surface(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The emulated API surface the run's endpoint said it is (``cloud.surface``, read from the
+    endpoint's own X-Cfm-Surface header), or None for a real cloud (or a record older than it)."""
+    found = (doc.get("cloud") or {}).get("surface")
+    return found if isinstance(found, dict) and found.get("emulated") else None
 
 
 def run_label(doc: dict[str, Any]) -> str:
+    """"local / zed"; for an emulated surface never the release alone: "local-liberty / liberty
+    (emulated over zed)"."""
     profile = doc.get("profile") or {}
-    return f"{profile.get('name', '?')} / {profile.get('release', '?')}"
+    label = f"{profile.get('name', '?')} / {profile.get('release', '?')}"
+    emulated = surface(doc)
+    if emulated:
+        label += f" (emulated over {emulated.get('over') or '?'})"
+    return label
 
 
 # ---- Certification level (issue 16) -------------------------------------------------------------

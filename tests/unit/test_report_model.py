@@ -350,3 +350,22 @@ def test_the_benchmark_figures_of_a_run():
     assert (figures["critical_path"], figures["critical_test"]) == (100.0, "a")
     assert figures["workers"] == {"gw0": 100.0, "gw1": 20.0}
     assert figures["suite_share"] == pytest.approx(19 / 60) and figures["wall_over_critical"] == 0.6
+
+
+def test_an_emulated_surface_is_never_labelled_with_the_release_alone(tmp_path):
+    doc = results([case("t1", "disks")], release="liberty", name="local-liberty")
+    doc["cloud"]["surface"] = {"emulated": True, "label": "liberty over zed", "release": "liberty", "over": "zed",
+                               "description": "an emulated Liberty API surface over OpenStack Zed"}
+    doc["digest"] = {"algorithm": "sha256", "canonical": canonical_digest(doc)}
+    assert model.run_label(doc) == "local-liberty / liberty (emulated over zed)"
+    html_path, md_path = build.write_reports(write(tmp_path, doc))
+    assert "**Target: an emulated Liberty API surface over OpenStack Zed**" in md_path.read_text()
+    assert "# cpi-conformance report: local-liberty / liberty (emulated over zed)" in md_path.read_text()
+    assert "Target: an emulated Liberty API surface over OpenStack Zed" in html_path.read_text()
+    real = write(tmp_path, results([case("t1", "disks")], release="zed", name="local"), "real")
+    _, matrix_md = matrix.write_matrix([real, tmp_path / "run"], tmp_path / "m")
+    text = matrix_md.read_text()
+    assert "| Capability | local-liberty / liberty (emulated over zed) (`" in text
+    assert "| **Target** | an emulated Liberty API surface over OpenStack Zed | the cloud itself |" in text
+    assert "| **CPI** | `cpi` | `cpi` |" in text
+    assert model.run_label(results([case("t1", "disks")])) == "fake / zed", "a real cloud: no such words"
