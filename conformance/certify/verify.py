@@ -112,7 +112,11 @@ def _certification(archive: bundle.Archive, results: dict, record_ok: bool, outc
     if text is None or not isinstance(recorded, dict):
         outcome.add(False, "certification: the bundle holds no level.yml and certification.json")
         return
-    bundled = level.parse(text, "the bundle's level.yml")
+    try:
+        bundled = level.parse(text, "the bundle's level.yml")
+    except level.LevelError as exc:
+        outcome.add(False, f"certification: {exc}")
+        return
     try:
         mine = level.load(bundled.name)
     except level.LevelError:
