@@ -10,12 +10,15 @@ from pathlib import Path
 
 from conformance.stemcell.host import MBR_BIN, Runner
 from conformance.stemcell.mounts import loop_device, mounted
-from conformance.stemcell.rootfs import ROOT_LABEL, kernel_version
+from conformance.stemcell.rootfs import ROOT_FLAGS, ROOT_LABEL, kernel_version
 
 SECTOR = 512
 START_SECTOR = 2048
 MBR_CODE_BYTES = 440
-KERNEL_ARGS = f"root=LABEL={ROOT_LABEL} ro console=tty0 console=ttyS0,115200n8 quiet fsck.mode=skip"
+KERNEL_ARGS = (
+    f"root=LABEL={ROOT_LABEL} rw rootflags={ROOT_FLAGS} console=tty0 console=ttyS0,115200n8 quiet"
+    " fsck.mode=skip net.ifnames=0"
+)
 
 
 def extlinux_conf(kernel: str) -> str:

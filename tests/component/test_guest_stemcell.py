@@ -1,15 +1,15 @@
 """The guest witness inside the booted test stemcell: the config drive (iso9660 cdrom and vfat
 disk, as Nova writes them), the NICs by MAC and the disks, read through conformance.guest.
 
-The VM comes from the stemcell boot test's qemu harness (TCG, user-mode NICs with restrict=on,
-SSH forwarded from 127.0.0.1), reused as is: same image, same config drive, same MACs.
+The VM comes from the stemcell's local boot (conformance/stemcell/localboot.py: TCG, user-mode NICs
+with restrict=on, SSH forwarded from 127.0.0.1), as the stemcell boot test boots it: same image,
+same config drive, same MACs.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 import uuid
 from ipaddress import IPv4Interface
@@ -19,6 +19,7 @@ import pytest
 import test_stemcell_boot as harness  # tests/component is on sys.path (pytest's rootdir-less import)
 
 from conformance import guest as guest_lib
+from conformance.stemcell import localboot
 
 pytestmark = pytest.mark.component
 
@@ -33,7 +34,7 @@ def _qemu_with_volume(work, volume_id: str) -> str:
     disk.write_bytes(b"")
     os.truncate(disk, VOLUME_BYTES)
     extra = f"-drive file={disk},if=none,id=volume,format=raw -device virtio-blk-pci,drive=volume,serial={volume_id},addr=0x1f"
-    wrapper.write_text(f'#!/bin/sh\nexec {harness.QEMU} "$@" {extra}\n')
+    wrapper.write_text(f'#!/bin/sh\nexec {localboot.QEMU} "$@" {extra}\n')
     wrapper.chmod(0o755)
     return str(wrapper)
 
@@ -43,27 +44,22 @@ def vm(request, root_img, tmp_path_factory):
     """(session, config drive files, agent_id, format, volume id) of a booted stemcell VM; killed
     afterwards."""
     fmt = request.param
-    if fmt == "vfat" and not (shutil.which("mkfs.vfat") and shutil.which("mcopy")):
-        pytest.skip("a vfat config drive needs mkfs.vfat and mcopy (apt-get install dosfstools mtools)")
+    harness.needs_vfat_tools(fmt)
     work = tmp_path_factory.mktemp(f"guest-{fmt}")
-    key, agent_id, port = paramiko.RSAKey.generate(2048), str(uuid.uuid4()), harness._free_port()
+    key, agent_id = paramiko.RSAKey.generate(2048), str(uuid.uuid4())
     key.write_private_key_file(str(work / "id_rsa"))
-    files = harness._config_drive(work, fmt, agent_id, f"ssh-rsa {key.get_base64()} conformance-test")
+    files = localboot.write_config_drive(work, fmt, agent_id, f"ssh-rsa {key.get_base64()} conformance-test")
     volume_id = str(uuid.uuid4())
-    started = time.monotonic()
-    with pytest.MonkeyPatch.context() as patch:  # the harness's qemu, plus one disk with a volume serial
-        patch.setattr(harness, "QEMU", _qemu_with_volume(work, volume_id))
-        qemu = harness._start_qemu(work, root_img, port, fmt)
+    vm = localboot.LocalVM.start(work, root_img, fmt, qemu=_qemu_with_volume(work, volume_id))
     try:
         time.sleep(1)
-        assert qemu.poll() is None, f"qemu exited at once: {(work / 'qemu.err').read_text()[-500:]}"
-        with guest_lib.connect("127.0.0.1", "vcap", key_path=str(work / "id_rsa"), port=port,
+        assert vm.process.poll() is None, f"qemu exited at once: {(work / 'qemu.err').read_text()[-500:]}"
+        with guest_lib.connect("127.0.0.1", "vcap", key_path=str(work / "id_rsa"), port=vm.port,
                                timeout=harness.SSH_READY_TIMEOUT, interval=2, command_timeout=60) as session:
-            print(f"\nguest.connect to the stemcell ({fmt}): {time.monotonic() - started:.1f}s after qemu start")
+            print(f"\nguest.connect to the stemcell ({fmt}): {time.monotonic() - vm.started:.1f}s after qemu start")
             yield session, files, agent_id, fmt, volume_id
     finally:
-        qemu.kill()
-        qemu.wait(timeout=30)
+        vm.stop()
 
 
 def test_config_drive_is_found_mounted_read_only_and_read_whole(vm):

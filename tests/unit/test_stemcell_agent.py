@@ -170,3 +170,69 @@ def test_settings_values_are_data_not_shell(tmp_path):
 
     assert not marker.exists(), "a settings value was executed"
     assert "nameserver $(touch" in (tmp_path / "resolv.conf").read_text(), "the value went through as data"
+
+
+def _drive(tmp_path: Path, files: dict[str, str]) -> Path:
+    copy = tmp_path / "copy"
+    for name, text in files.items():
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        (copy / name).write_text(text)
+    return copy
+
+
+def _facts(tmp_path: Path, files: dict[str, str], show: str, settings: dict | None = None) -> str:
+    copy = _drive(tmp_path, files)
+    out, _ = _agent(tmp_path, settings or {}, f'COPY={copy}; settings_src=""; name=""; keys=(); names=()\n'
+                                  f'eval "$(settings_facts)"\n{show}')  # fmt: skip
+    return out
+
+
+def test_one_jq_answers_settings_source_name_keys_and_networks(tmp_path):
+    settings = {"agent_id": "agent-1", "networks": {"b": _net("52:54:00:00:00:0b", "10.0.2.6"),
+                                                    "a": _net("52:54:00:00:00:0a", "10.0.1.5")}}  # fmt: skip
+    files = {
+        "openstack/latest/user_data": json.dumps(settings),
+        "openstack/latest/meta_data.json": json.dumps({"public_keys": {"k1": "ssh-ed25519 AAA one", "k2": ""},
+                                                       "hostname": "meta-name"}),  # fmt: skip
+    }
+
+    out = _facts(tmp_path, files, 'printf "%s|" "$settings_src" "$name" "${keys[@]}" "${names[@]}"')
+
+    assert out.split("|")[:-1] == ["openstack/latest/user_data", "agent-1", "ssh-ed25519 AAA one", "a", "b"]
+
+
+def test_network_facts_from_the_one_jq_equal_a_jq_of_their_own(tmp_path):
+    settings = {"networks": {"a": _net("52:54:00:00:00:0A", "10.0.1.5", default=["dns", "gateway"]),
+                             "d": {"type": "dynamic", "mac": "52:54:00:00:00:0b"}}}  # fmt: skip
+    files = {"openstack/latest/user_data": json.dumps(settings)}
+
+    out = _facts(tmp_path, files, 'for n in a d; do network_facts "$n"; done; NETWORK_FACTS=()\n'
+                                  'echo ---; for n in a d; do network_facts "$n"; done', settings)  # fmt: skip
+
+    shared, own = out.split("---\n")
+    assert shared == own and "mac='52:54:00:00:00:0a'" in shared and "gw_role='gateway'" in shared
+
+
+def test_ec2_fallbacks_and_a_user_data_that_is_not_json(tmp_path):
+    files = {
+        "openstack/latest/user_data": "#cloud-config\n",
+        "ec2/latest/user-data": json.dumps({"vm": {"name": "vm-from-ec2"}}),
+        "ec2/latest/meta-data.json": json.dumps({"public-keys": {"0": {"openssh-key": "ssh-rsa BBB ec2"}}}),
+    }
+
+    out = _facts(tmp_path, files, 'printf "%s|" "$settings_src" "$name" "${keys[@]}" "${#names[@]}"')
+
+    assert out.split("|")[:-1] == ["ec2/latest/user-data", "vm-from-ec2", "ssh-rsa BBB ec2", "0"]
+
+
+def test_drive_values_are_data_not_shell_in_the_one_jq(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = f"$(touch {marker})'; touch {marker}; '"
+    settings = {"agent_id": evil, "networks": {evil: _net("52:54:00:00:00:0a", "10.0.1.5", dns=[evil])}}
+    files = {"openstack/latest/user_data": json.dumps(settings),
+             "openstack/latest/meta_data.json": json.dumps({"public_keys": {"k": evil}})}  # fmt: skip
+
+    out = _facts(tmp_path, files, 'printf "%s|" "$name" "${keys[@]}" "${names[@]}"; network_facts "${names[0]}"')
+
+    assert not marker.exists(), "a drive value was executed"
+    assert out.split("|")[:3] == [evil, evil, evil]
