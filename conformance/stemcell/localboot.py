@@ -199,9 +199,8 @@ class LocalVM:
         args = qemu_args(work, overlay, port, fmt, qemu)
         console = ConsoleWatch(work / "console.log").start()
         started = time.monotonic()
-        process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(work / "qemu.err", "w")
-        )
+        with open(work / "qemu.err", "w") as err:  # qemu holds its own copy
+            process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
         return cls(work, port, process, started, console)
 
     def ssh_banner(self, timeout: float = 10.0) -> socket.socket | None:

@@ -31,6 +31,7 @@ MASKED_UNITS = (
     "systemd-networkd-wait-online.service",
     "getty@tty1.service",  # no one logs in on a console: SSH with a key only
     "serial-getty@ttyS0.service",
+    "getty-static.service",  # Debian's gettys on tty2-6 for a system without D-Bus and logind
     "dev-hugepages.mount",
     "dev-mqueue.mount",
     "sys-kernel-debug.mount",

@@ -100,7 +100,7 @@ def test_units_generators_and_nologin_are_masked(guest_root):
 
     system = guest_root / "etc/systemd/system"
     assert all(_masked(system / unit) for unit in rootfs.MASKED_UNITS), "every masked unit -> /dev/null"
-    assert {"getty@tty1.service", "apt-daily.timer", "systemd-networkd-wait-online.service",
+    assert {"getty@tty1.service", "getty-static.service", "apt-daily.timer", "systemd-networkd-wait-online.service",
             "e2scrub_all.timer", "systemd-journal-flush.service"} <= set(rootfs.MASKED_UNITS)  # fmt: skip
     assert all(_masked(guest_root / "etc/systemd/system-generators" / g) for g in rootfs.MASKED_GENERATORS)
     assert "systemd-fstab-generator" not in rootfs.MASKED_GENERATORS
