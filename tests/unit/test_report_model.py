@@ -369,3 +369,12 @@ def test_an_emulated_surface_is_never_labelled_with_the_release_alone(tmp_path):
     assert "| **Target** | an emulated Liberty API surface over OpenStack Zed | the cloud itself |" in text
     assert "| **CPI** | `cpi` | `cpi` |" in text
     assert model.run_label(results([case("t1", "disks")])) == "fake / zed", "a real cloud: no such words"
+
+
+def test_per_test_labels_fit_left_of_their_bars():
+    name = "test_disk_attaches_shows_in_the_guest_and_moves_with_its_data_between_vms"
+    chart = timing.split_chart(timing.per_test_split(results([case(name, "disks", duration=10.0)])))
+    (row,) = chart["rows"]
+    assert len(row["label"]) == timing.SPLIT_LABEL_CHARS and row["label"].endswith("\u2026")
+    assert len(row["label"]) * 6.2 <= chart["label_width"] - 8, "the label's width at 11 px fits its room"
+    assert row["parts"][0]["x"] == chart["label_width"]
