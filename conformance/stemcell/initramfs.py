@@ -20,7 +20,19 @@ import io
 from pathlib import Path
 
 # Root disk first; then the config drive (cdrom controller + iso9660, or a vfat virtio disk) and NICs.
-MODULES = ("virtio_pci", "virtio_blk", "ata_piix", "sr_mod", "isofs", "vfat", "virtio_net", "button", "evdev")
+MODULES = (
+    "virtio_pci",
+    "virtio_blk",
+    "virtio_scsi",  # the root disk on virtio-scsi (an image's hw_disk_bus=scsi, hw_scsi_model)
+    "sd_mod",
+    "ata_piix",
+    "sr_mod",
+    "isofs",
+    "vfat",
+    "virtio_net",
+    "button",
+    "evdev",
+)
 BUSYBOX = "bin/busybox"  # from busybox-static in the root file system
 ROOT_WAIT_SECONDS = 30
 

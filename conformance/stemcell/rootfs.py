@@ -79,15 +79,15 @@ MASKED_GENERATORS = (
 # would refuse vcap's key login between sshd's start and the end of the boot.
 MASKED_CONFIGS = ("etc/tmpfiles.d/systemd-nologin.conf",)
 SSHD_DROP_IN = "[Service]\n# no `sshd -t` before each start: one sshd exec less at boot\nExecStartPre=\n"
-# udev's coldplug only for what the guest uses: disks (labels, /dev/disk/by-id serials), NICs and
-# input (the power button's event device). The full trigger replays every device of the
-# machine (CPUs, ACPI, PCI, ttys, ...) through the rules and loads drivers for them (kvm, ...):
-# the greatest load on the vCPU at boot. The modules these would have loaded come from the
-# initramfs; hotplug (an attached volume) is udev's as before.
+# udev's coldplug only for what the guest uses: PCI (drivers for controllers and NICs that the
+# initramfs does not load: e1000, a SATA cdrom, ...), disks (labels, /dev/disk/by-id serials),
+# NICs and input (the power button's event device). The full trigger replays every device of
+# the machine (CPUs, memory blocks, ACPI, ttys, ...) through the rules and loads drivers for them
+# (kvm, ...): the greatest load on the vCPU at boot. Hotplug (an attached volume) is as before.
 UDEV_TRIGGER_DROP_IN = (
     "[Service]\nExecStart=\n"
     "ExecStart=-udevadm trigger --type=devices --action=add"
-    " --subsystem-match=block --subsystem-match=net --subsystem-match=input\n"
+    " --subsystem-match=pci --subsystem-match=block --subsystem-match=net --subsystem-match=input\n"
 )
 JOURNALD_CONF = "[Journal]\n# in /run only: no flush to disk at boot\nStorage=volatile\n"
 TRIM = (

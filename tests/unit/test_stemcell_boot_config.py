@@ -88,7 +88,7 @@ def test_sshd_starts_without_its_config_test_and_the_journal_is_volatile(guest_r
     assert "\nExecStartPre=\n" in drop_in, "sshd -t cleared"
     assert "Storage=volatile" in (guest_root / "etc/systemd/journald.conf.d/conformance.conf").read_text()
     trigger = (guest_root / "etc/systemd/system/systemd-udev-trigger.service.d/conformance.conf").read_text()
-    assert "--subsystem-match=block --subsystem-match=net --subsystem-match=input" in trigger
+    assert "--subsystem-match=pci --subsystem-match=block --subsystem-match=net --subsystem-match=input" in trigger
 
 
 def _masked(path: Path) -> bool:
