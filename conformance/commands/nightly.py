@@ -91,24 +91,30 @@ def handle(args) -> int:
     return 0 if outcomes and all(o.code == 0 and o.run_dir for o in outcomes) else 1
 
 
-def command(profile: str, args) -> list[str]:
-    argv = [sys.executable, "-m", "conformance.cli", "run", "--profile", profile, "--report-dir", args.report_dir]
-    for flag, value in (("-n", args.numprocesses), ("-k", args.keyword), ("-m", args.markexpr)):
+def run_options(args) -> list[str]:
+    """`conformance run` options for every profile of the nightly (-n, -k, -m, --witnesses)."""
+    options = []
+    for flag, value in (("-n", args.numprocesses), ("-k", args.keyword), ("-m", args.markexpr),
+                        ("--witnesses", args.witnesses)):
         if value:
-            argv += [flag, str(value)]
-    if args.witnesses:
-        argv += ["--witnesses", args.witnesses]
-    return argv
+            options += [flag, str(value)]
+    return options
 
 
 def run_one(profile: str, args) -> Outcome:
-    """One `conformance run`, its own process; its run folder is the one it made (with a results.json)."""
-    report_dir = Path(args.report_dir)
+    return run_conformance(profile, Path(args.report_dir), run_options(args), label="conformance nightly")
+
+
+def run_conformance(profile: str, report_dir: Path, options: list[str], label: str) -> Outcome:
+    """One `conformance run`, its own process, waited for to its end (signals passed on, never killed);
+    its run folder is the one it made (with a results.json). Also what scripts/bench-suite runs."""
     report_dir.mkdir(parents=True, exist_ok=True)
     before = {p.name for p in report_dir.iterdir()}
+    argv = [sys.executable, "-m", "conformance.cli", "run", "--profile", profile, "--report-dir", str(report_dir),
+            *options]
+    print(f"{label}: {profile}: {' '.join(argv[3:])}", flush=True)
     started = time.monotonic()
-    print(f"conformance nightly: {profile}: {' '.join(command(profile, args)[3:])}", flush=True)
-    code = wait_passing_signals(subprocess.Popen(command(profile, args), stdin=subprocess.DEVNULL))
+    code = wait_passing_signals(subprocess.Popen(argv, stdin=subprocess.DEVNULL))
     new = sorted((p for p in report_dir.iterdir() if p.name not in before and (p / "results.json").is_file()),
                  key=lambda p: p.stat().st_mtime)
     return Outcome(profile, code, new[-1] if new else None, time.monotonic() - started)

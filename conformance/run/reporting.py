@@ -121,12 +121,13 @@ def leave_nothing(state) -> dict:
     resources = [e for e in entries if e["kind"] != "call"]
     kept = {(e["kind"], e["id"]) for e in resources if e["event"] == "abandoned"}
     outstanding = [e for e in Ledger.live(entries) if (e["kind"], e["id"]) not in kept]
-    record = {"created": sum(e["event"] == "created" for e in resources),
-              "deleted": sum(e["event"] == "deleted" for e in resources), "kept": sorted(i for _, i in kept),
+    by_kind = _by_kind(resources)
+    record = {"created": sum(r["created"] for r in by_kind.values()),
+              "deleted": sum(r["deleted"] for r in by_kind.values()), "kept": sorted(i for _, i in kept),
               "swept": [{"kind": e["kind"], "id": e["id"], "name": e.get("name", ""), "why": e.get("reason", ""),
                          "request_id": e.get("request_id"), "after": e.get("test")}
                         for e in resources if e["event"] == "reaped"],
-              "failed": [], "unattributed": [], "left": [], "by_kind": _by_kind(resources)}
+              "failed": [], "unattributed": [], "left": [], "by_kind": by_kind}
     from conformance.cloud import attribution
 
     suspects = attribution.suspect_calls(entries, default_timeout=profile.timeouts.cpi_call)

@@ -370,8 +370,9 @@ def pytest_runtest_makereport(item, call):
         for prop in (("case_id", casing.case_id(item)), ("capability", capability_of(item))):
             report.user_properties.append(prop)
             item.user_properties.append(prop)  # the later phases' reports too: junit.xml reads the teardown's
-        if casing.requirement(item):  # results.json and the report show the MUST sentence, not only tracebacks
-            report.user_properties.append(("requirement", casing.requirement(item)))
+        requirement = casing.requirement(item)  # results.json and the report show the MUST sentence
+        if requirement:
+            report.user_properties.append(("requirement", requirement))
     if report.failed:
         records = item.config.stash[STATE].records.get(item.nodeid, [])
         if records and report.when in ("setup", "call"):

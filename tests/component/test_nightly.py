@@ -7,18 +7,12 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "fixtures"))
+from fake_profile import FAKE_PROFILE, release_profile  # noqa: E402
+
 pytestmark = pytest.mark.component
 
 ROOT = Path(__file__).parents[2]
-FAKE_PROFILE = ROOT / "tests" / "fixtures" / "profiles" / "fake.yml"
-
-
-def release_profile(tmp_path: Path, release: str) -> Path:
-    path = tmp_path / f"fake-{release}.yml"
-    path.write_text(FAKE_PROFILE.read_text().replace("name: fake", f"name: fake-{release}").replace(
-        "release: zed", f"release: {release}").replace("{profile_dir}", str(FAKE_PROFILE.parent)).replace(
-        "dummy_key", str(FAKE_PROFILE.parent / "dummy_key")))
-    return path
 
 
 def test_a_broken_release_does_not_stop_the_others_and_the_matrix_has_what_ran(tmp_path):

@@ -15,6 +15,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "fixtures"))
 import junit  # noqa: E402 (tests/fixtures)
+from fake_profile import release_profile  # noqa: E402
 
 pytestmark = pytest.mark.component
 
@@ -151,11 +152,7 @@ def test_ci_systems_get_named_suites_properties_labels_and_distinct_history_ids(
     assert ("epic", "cpi-conformance") in labels and any(n == "feature" for n, _ in labels)
     assert any(n == "case_id" for n, _ in labels) and any(n == "story" for n, _ in labels)
     assert {"profile": "'fake'", "release": "'zed'"} == {p["name"]: p["value"] for p in some["parameters"]}
-    other = tmp_path / "other.yml"
-    other.write_text(FAKE_PROFILE.read_text().replace("name: fake", "name: fake-newton").replace(
-        "release: zed", "release: newton").replace("{profile_dir}", str(FAKE_PROFILE.parent)).replace(
-        "dummy_key", str(FAKE_PROFILE.parent / "dummy_key")))
-    second_dir, _ = run_suite(tmp_path / "reports", other)
+    second_dir, _ = run_suite(tmp_path / "reports", release_profile(tmp_path, "newton"))
     second = {d["fullName"]: d for d in map(json.loads, map(Path.read_text,
                                                              (second_dir / "allure-results").glob("*-result.json")))}
     shared = set(first) & set(second)
