@@ -32,7 +32,7 @@ from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 from conformance.core.errors import ProfileError
-from conformance.core.waiting import wait_for
+from conformance.core.waiting import spent, wait_for
 
 log = logging.getLogger("conformance.cloud")
 T = TypeVar("T")
@@ -315,8 +315,33 @@ def build(profile, *, on_progress: Callable[[str], Any] | None = None,
         cls = cls.load() if hasattr(cls, "load") else cls
         witness = cls(profile, options or {})
         witness.on_progress = on_progress
-        built.append(witness)
+        built.append(Timed(witness))
     return built
+
+
+class Timed:
+    """A witness whose every call counts as cloud time in the run's time accounting
+    (core.waiting.spent): a read of the cloud API is time the suite waits on the cloud, not its own."""
+
+    def __init__(self, inner: Witness):
+        self.__dict__["_inner"] = inner
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._inner, name)
+        if name.startswith("_") or not callable(value):
+            return value
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with spent("cloud"):
+                return value(*args, **kwargs)
+
+        return timed
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._inner, name, value)
+
+    def __repr__(self) -> str:
+        return f"Timed({self._inner!r})"
 
 
 class PerWitness(dict):

@@ -95,6 +95,12 @@ class CleanupStack:
         if resource is not None and self._ledger is not None:
             self._ledger.record("created", *resource, cleanup=description)
 
+    def adopt(self, other: CleanupStack) -> None:
+        """Take over ``other``'s steps (on top of this stack's, in their order); ``other`` is left
+        empty. The ledger already has their resources."""
+        self._steps.extend(other._steps)
+        other._steps = []
+
     def run(self) -> None:
         """Run every step, last first. Raises CleanupError listing the steps that failed."""
         failures: list[tuple[str, BaseException]] = []

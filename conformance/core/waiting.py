@@ -18,7 +18,9 @@ Growing back-off (capped) is for connects and transient errors: ``backoff=1.5, m
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -36,15 +38,37 @@ PROGRESS_EVERY = 30.0
 
 
 #: Where every wait's seconds are counted by kind ("cloud", "guest", "other"): a run's time accounting.
+#: Only the waits of the thread that set it are counted: a VM prepared ahead in a background thread
+#: (conformance.run.prepare) waits off the test's clock; the test counts what it waits for it.
 _account: Callable[[str, float], Any] | None = None
-_depth = 0  # waits in progress in this process (a probe may wait too: connecting over SSH)
+_account_thread: int | None = None
+_local = threading.local()  # .depth: waits in progress in this thread (a probe may wait too: SSH)
 
 
 def account_waits_to(account: Callable[[str, float], Any] | None) -> Callable[[str, float], Any] | None:
-    """Every wait of this process calls ``account(kind, seconds)`` when it ends; returns the previous."""
-    global _account
-    previous, _account = _account, account
+    """Every wait of this thread calls ``account(kind, seconds)`` when it ends; returns the previous."""
+    global _account, _account_thread
+    previous, _account, _account_thread = _account, account, threading.get_ident()
     return previous
+
+
+def account(kind: str, seconds: float) -> None:
+    """Count ``seconds`` of waiting as ``kind``, as a wait of this thread would (outside any wait)."""
+    if _account is not None and _account_thread == threading.get_ident() and getattr(_local, "depth", 0) == 0:
+        _account(kind, seconds)
+
+
+@contextlib.contextmanager
+def spent(kind: str):
+    """Count the block's seconds as ``kind`` (a cloud API read, an SSH command: time the suite waits
+    on something else, not its own); waits inside it count once, as the block."""
+    start = time.monotonic()
+    _local.depth = getattr(_local, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _local.depth -= 1
+        account(kind, time.monotonic() - start)
 
 
 def report_progress_to(sink: Callable[[str], Any] | None) -> Callable[[str], Any] | None:
@@ -93,16 +117,14 @@ def wait_for(
         what = f"{what} (after {after})"
     if timeout <= 0 or interval <= 0:
         raise ValueError(f"wait for {what}: timeout and interval must be positive")
-    global _depth
     start = clock()
-    _depth += 1
+    _local.depth = getattr(_local, "depth", 0) + 1
     try:
         return _wait(probe, ready, failed, describe, timeout, interval, what, retry_on, backoff, max_interval,
                      on_progress or _sink, clock, sleep, start)
     finally:
-        _depth -= 1
-        if _account is not None and _depth == 0:  # a wait inside a wait's probe counts once, as the outer one
-            _account(kind, clock() - start)
+        _local.depth -= 1
+        account(kind, clock() - start)  # a wait inside a wait's probe counts once, as the outer one
 
 
 def _wait(probe, ready, failed, describe, timeout, interval, what, retry_on, backoff, max_interval, report,

@@ -21,6 +21,7 @@ import os
 import random
 import shlex
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -70,6 +71,7 @@ class CpiClient:
         self.stemcell_api_version = stemcell_api_version
         self._rng = random.Random()
         self._request_ids: set[str] = set()
+        self._ids_lock = threading.Lock()
         self.on_record = on_record
         self.on_start = on_start  # (method, request id, arguments, timeout) before the CPI starts
         self.raise_on_leak = raise_on_leak
@@ -90,12 +92,14 @@ class CpiClient:
         return protocol.Request(method, list(arguments), ctx, version if version >= 2 else None)
 
     def _new_request_id(self) -> str:
-        """The Director's ``cpi-NNNNNN``, never twice from one client (records are found by it)."""
-        while True:
-            rid = director.new_request_id(self._rng)
-            if rid not in self._request_ids:
-                self._request_ids.add(rid)
-                return rid
+        """The Director's ``cpi-NNNNNN``, never twice from one client (records are found by it),
+        also when threads call at once (VMs prepared ahead: conformance.run.prepare)."""
+        with self._ids_lock:
+            while True:
+                rid = director.new_request_id(self._rng)
+                if rid not in self._request_ids:
+                    self._request_ids.add(rid)
+                    return rid
 
     def send(self, call, *, context: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
         """A request built by conformance.cpi.director (its method, arguments and stemcell api_version);

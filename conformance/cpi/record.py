@@ -25,9 +25,13 @@ class CallRecord:
     log: str = ""                   # the envelope's log (tail), redacted
     stderr: str = ""                # tail, redacted
     leaked_in: list[str] = field(default_factory=list)
+    ahead: bool = False             # made for a VM prepared ahead of its test (conformance.run.prepare)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        doc = asdict(self)
+        if not doc.pop("ahead"):
+            return doc
+        return {**doc, "ahead": True}
 
     def summary(self) -> str:
         """One transcript line: ``create_vm  req=cpi-3f…  41.2s  ok -> vm-3c1f…``."""
@@ -38,7 +42,8 @@ class CallRecord:
         else:
             tail = (self.error_message or "")[:200]
         leak = f"  SECRET LEAKED in {', '.join(self.leaked_in)}" if self.leaked_in else ""
-        return f"{self.method:<30} req={self.request_id}  {self.duration:6.1f}s  {self.outcome:<8} {tail}{leak}"
+        ahead = "  (ahead of the test)" if self.ahead else ""
+        return f"{self.method:<30} req={self.request_id}  {self.duration:6.1f}s  {self.outcome:<8} {tail}{leak}{ahead}"
 
 
 def _short(value: Any, limit: int = 120) -> str:

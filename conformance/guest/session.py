@@ -16,6 +16,7 @@ from typing import Any
 
 import paramiko
 
+from conformance.core import waiting
 from conformance.core.errors import GuestCommandFailed
 from conformance.core.waiting import wait_for
 from conformance.guest import configdrive, probes
@@ -24,6 +25,11 @@ from conformance.guest.ssh import RETRY_ON, CommandResult, execute, fingerprint,
 
 # What ping says (exit 2) when the guest has no way to the address: a "no", not a broken probe.
 _NO_ROUTE = ("unreachable", "no route to host")
+
+
+#: Seconds between SSH attempts on a booting guest, and of an attempt's TCP connect (two SYNs).
+SSH_POLL = 1.0
+CONNECT_TIMEOUT = 2.0
 
 
 def connect(
@@ -45,13 +51,16 @@ def connect(
     guest shows each of them); the WaitTimeout then names user@host:port and the last error.
     """
     key = load_key(key_path, passphrase)
+    # A steady short poll, and a short TCP connect per attempt: a refused or unanswered connect to a
+    # guest still booting costs nothing to retry, and a growing back-off (or a 10 s connect that
+    # hangs on an address not up yet) made a guest that came up just after an attempt wait up to
+    # 10 s more for nothing (issue 15). The banner and auth keep the whole attempt_timeout.
     client = wait_for(
-        lambda: open_client(host, port, user, key, min(attempt_timeout, timeout)),
+        lambda: open_client(host, port, user, key, min(attempt_timeout, timeout),
+                            connect_timeout=min(CONNECT_TIMEOUT, attempt_timeout, timeout)),
         describe=lambda _client: "connected",
         timeout=timeout,
-        interval=interval,
-        backoff=1.5,
-        max_interval=max(interval, 10.0),
+        interval=min(interval, SSH_POLL),
         kind="guest",
         what=f"SSH to {user}@{host}:{port}",
         retry_on=RETRY_ON,
@@ -80,7 +89,8 @@ class GuestSession:
         return f"<GuestSession {self.user}@{self.host}:{self.port} {self.host_key_fingerprint}>"
 
     def close(self) -> None:
-        self._client.close()
+        with waiting.spent("guest"):  # paramiko says goodbye to the guest and joins its thread
+            self._client.close()
 
     # -- commands ---------------------------------------------------------------------------
     def run(
@@ -99,7 +109,8 @@ class GuestSession:
         label = f"sudo {command}" if sudo else command
         data = stdin.encode() if isinstance(stdin, str) else stdin
         transport = self._client.get_transport()
-        result = execute(transport, self.host, wire, label, timeout or self.command_timeout, data)
+        with waiting.spent("guest"):
+            result = execute(transport, self.host, wire, label, timeout or self.command_timeout, data)
         if check and not result.ok:
             raise GuestCommandFailed(self.host, label, result.exit_status, result.stdout, result.stderr)
         return result

@@ -88,9 +88,11 @@ def load_key(key_path: str, passphrase: str | None = None) -> paramiko.PKey:
         raise GuestKeyError(key_path, f"{type(exc).__name__}: {detail} a private key paramiko can read") from None
 
 
-def open_client(host: str, port: int, user: str, key: paramiko.PKey, attempt_timeout: float) -> paramiko.SSHClient:
+def open_client(host: str, port: int, user: str, key: paramiko.PKey, attempt_timeout: float, *,
+                connect_timeout: float | None = None) -> paramiko.SSHClient:
     """One connect attempt with public-key auth only (no agent, no ~/.ssh keys: the suite must
-    prove the profile's key works). Closes what it opened when the attempt fails."""
+    prove the profile's key works). Closes what it opened when the attempt fails. ``connect_timeout``:
+    the TCP connect's own (default ``attempt_timeout``), the banner and auth keep ``attempt_timeout``."""
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(_AcceptAndRecord())
     client.set_log_channel(PARAMIKO_LOG)
@@ -100,7 +102,7 @@ def open_client(host: str, port: int, user: str, key: paramiko.PKey, attempt_tim
             port=port,
             username=user,
             pkey=key,
-            timeout=attempt_timeout,
+            timeout=attempt_timeout if connect_timeout is None else connect_timeout,
             banner_timeout=attempt_timeout,
             auth_timeout=attempt_timeout,
             channel_timeout=attempt_timeout,

@@ -77,6 +77,9 @@ class StemcellSection(_Model):
 class VmSection(_Model):
     cloud_properties: dict[str, Any]
     availability_zone: str | None = None
+    # VMs the run may create ahead of the tests that boot them, at once, across its workers
+    # (conformance.run.prepare); 0: every VM is booted when its test asks (a cloud with a tight quota)
+    prepare_ahead: Annotated[int, Field(ge=0, le=64)] = 2
 
 
 class _NetRef(_Model):

@@ -148,7 +148,8 @@ def build(*, run_id: str, profile_doc: dict, profile_name: str, release: str, cp
     by_test: dict[str, list] = {}
     for call in calls:
         by_test.setdefault(call.get("nodeid", ""), []).append({
-            k: call.get(k) for k in ("method", "request_id", "duration", "outcome", "error_type", "started_at")})
+            **{k: call.get(k) for k in ("method", "request_id", "duration", "outcome", "error_type", "started_at")},
+            **({"ahead": True} if call.get("ahead") else {})})
     info = next((c.get("result") for c in calls if c.get("method") == "info" and c.get("outcome") == "ok"), None)
     tests = []
     for entry in collector.tests.values():

@@ -6,14 +6,20 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from conformance.cloud import witness
 from conformance.cloud.witness import CloudChecks, Witnesses
+from conformance.core import waiting
 from conformance.core.errors import ProfileError
+from conformance.core.jsonl import JsonlFile
+from conformance.report import allure_steps
 from conformance.run import stemcells
 from conformance.run.lab import IpPool, Lab
 
@@ -24,16 +30,15 @@ def conn(profile):
     profile has a clouds.yaml entry; None otherwise. Never handed to a suite."""
     if not profile.cloud_api:
         return None
-    from conformance.cloud import openstack
-
-    return openstack.connect(profile.cloud, profile.region)
+    return _connect(profile)
 
 
 @pytest.fixture(scope="session")
 def witnesses(run) -> Witnesses:
     """The profile's cloud witnesses (conformance.cloud.witness), built once; maybe none."""
     try:
-        return Witnesses(witness.build(run.profile, on_progress=None))
+        with waiting.spent("cloud"):  # a witness may log in to the cloud as it is built
+            return Witnesses(witness.build(run.profile, on_progress=None))
     except ProfileError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -59,15 +64,30 @@ def net_ids(conn, profile) -> dict[str, str]:
         else:
             from conformance.cloud import provision
 
-            ids[ref.name] = provision.network_id(conn, ref.net_name)
+            with waiting.spent("cloud"):
+                ids[ref.name] = provision.network_id(conn, ref.net_name)
     return ids
 
 
 @pytest.fixture(scope="session")
 def lab(cpi, conn, witnesses, names, net_ids, static_ips, run) -> Lab:
     slices = _without_held_addresses(witnesses, static_ips, net_ids, run)
+    boots = JsonlFile(run.report_dir / BOOTS_FILE)
+
+    def on_boot(vm) -> None:
+        """One line per VM of the run: its boot's phases, for the benchmark (scripts/bench-suite)."""
+        b = vm.boot
+        boots.append({"cid": vm.cid, "worker": run.worker, "via": "floating_ip" if vm.floating_ip else "fixed",
+                      "ahead": threading.current_thread() is not threading.main_thread(),
+                      "to_running": round(b["running"] - b["create"], 3) if "running" in b else None,
+                      "to_ssh": round(b["ssh"] - b["create"], 3), "started_at": b["create"]})
+
     return Lab(profile=run.profile, cpi=cpi, witnesses=witnesses, conn=conn, names=names, net_ids=net_ids,
-               pool=IpPool(slices), run_id=run.run_id)
+               pool=IpPool(slices), run_id=run.run_id, on_boot=on_boot)
+
+
+#: The run folder's record of every VM's boot to its first SSH session (scripts/bench-suite reads it).
+BOOTS_FILE = "boots.jsonl"
 
 
 def _without_held_addresses(witnesses: Witnesses, slices: dict[str, list], net_ids: dict[str, str],
@@ -139,26 +159,157 @@ def session_cleanup(run):
     stack.run()
 
 
-@pytest.fixture(scope="session")
-def shared_vm(lab, stemcell, session_cleanup, profile):
-    """One VM for the tests that do not change it: as many manual NICs as the profile has (up to
-    two, multi_nic permitting), the first one default, and a floating IP when SSH goes that way."""
-    manual = min(2, len(profile.networks.manual)) if profile.features.multi_nic else 1
-    return lab.boot_vm(session_cleanup, stemcell.cid, manual=manual)
+def session_vm_spec(name: str, profile) -> dict:
+    """lab.boot_vm's keywords for a session VM: ``shared_vm`` has as many manual NICs as the profile
+    has (up to two, multi_nic permitting), the first one default; ``peer_vm`` is on the first manual
+    network. Both get a floating IP when SSH goes that way."""
+    if name == "shared_vm":
+        return {"manual": min(2, len(profile.networks.manual)) if profile.features.multi_nic else 1}
+    return {"manual": 1}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prepared_vms(request, run):
+    """The VMs this worker's tests will boot, prepared ahead (conformance.run.prepare) up to its
+    share of the profile's ``vm.prepare_ahead``; None when there is nothing to prepare (no plan, a
+    share of 0, or tests that boot nothing). Starts with the worker's first test; at its end, what
+    no test took is deleted."""
+    from conformance.run import prepare, schedule
+
+    needs = _worker_needs(request.session, run)
+    limit = prepare.share(run.profile.vm.prepare_ahead, run.workers, run.worker_index())
+    if not needs or not limit:
+        yield None
+        return
+    lab = request.getfixturevalue("lab")
+    stemcell = request.getfixturevalue("stemcell")
+    request.getfixturevalue("session_cleanup")  # set up first, torn down after: the claimed session VMs live there
+    views = threading.local()
+
+    def boot(need: schedule.Need, stack, set_phase):
+        view = getattr(views, "lab", None)
+        if view is None:  # its own connections: openstacksdk's are not shared across threads
+            view = views.lab = lab.view(witnesses=Witnesses(witness.build(run.profile, on_progress=None)),
+                                        conn=_connect(run.profile), keep_ips=PREPARE_KEEPS_IPS)
+        spec = dict(need.spec or session_vm_spec(need.key, run.profile))
+        ssh = spec.pop("ssh", True)
+        run.attribute_calls_to(need.nodeid)
+        try:
+            set_phase("create")
+            vm = view.boot_vm(stack, stemcell.cid, **spec)
+            if ssh and (vm.floating_ip or run.profile.ssh.via != "floating_ip"):
+                set_phase("ssh")
+                view.wait_ssh(vm, stop=preparer.closing.is_set)
+            return vm
+        finally:
+            run.attribute_calls_to(None)
+
+    preparer = prepare.Preparer(needs, limit=limit, boot=boot, new_stack=run.new_stack, stop=run.cut_short,
+                                say=run.say)
+    preparer.start()
+    yield preparer
+    preparer.close()
+
+
+#: Static IPs of each manual network a VM prepared ahead leaves for the tests' own VMs.
+PREPARE_KEEPS_IPS = 2
+def _worker_needs(session, run) -> list:
+    from conformance.run import schedule
+
+    if run.workers > 1 or run.worker != "main":
+        order = schedule.read_schedule(run.report_dir, run.worker)
+        if order is None:
+            return []
+    else:
+        order = [item.nodeid for item in session.items]
+    by_id = {item.nodeid: item for item in session.items}
+    needs = {nodeid: schedule.item_needs(by_id[nodeid]) for nodeid in order if nodeid in by_id}
+    return schedule.worker_needs([n for n in order if n in by_id], needs)
+
+
+def _connect(profile):
+    """An openstacksdk connection when the profile has a clouds.yaml entry, else None."""
+    if not profile.cloud_api:
+        return None
+    from conformance.cloud import openstack
+
+    with waiting.spent("cloud"):
+        return openstack.connect(profile.cloud, profile.region)
+
+
+def claim(prepared, key: str, stack, run):
+    """The VM prepared ahead under ``key`` (its undo steps moved onto ``stack``), or None: boot it now."""
+    if prepared is None or not prepared.planned(key):
+        return None
+    vm = prepared.claim(key, stack, wait=lambda p: _wait_prepared(p, run))
+    if vm is not None:
+        for record in run.records.get(prepared.items[key].need.nodeid, []):
+            if record.ahead:
+                allure_steps.record_call(record)
+    return vm
+
+
+def _wait_prepared(p, run) -> None:
+    """Until the VM prepared for ``p.need`` is ready (or failed), phase by phase: each phase is a wait
+    with its own kind in the time accounting (create and running: cloud; SSH: guest), all within
+    the timeouts the test itself would have had (create_vm's call, vm_active, ssh_ready)."""
+    from conformance.core.errors import WaitTimeout
+    from conformance.core.waiting import wait_for
+    from conformance.run.prepare import PHASE_KIND
+
+    t = run.profile.timeouts
+    budget = run.profile.cpi.method_timeouts.get("create_vm", t.cpi_call) + t.vm_active + t.ssh_ready
+    deadline = time.monotonic() + budget
+    while not p.future.done():
+        phase, left = p.phase, deadline - time.monotonic()
+        if left <= 0:
+            raise WaitTimeout(f"{p.need}, prepared ahead", budget, 0, f"phase={phase}", None)
+        wait_for(lambda ph=phase: p.future.done() or p.phase != ph, describe=lambda _, ph=phase: f"phase={ph}",
+                 timeout=left, interval=min(0.5, t.poll), kind=PHASE_KIND.get(phase, "cloud"),
+                 what=f"{p.need}, prepared ahead")
 
 
 @pytest.fixture(scope="session")
-def peer_vm(lab, stemcell, session_cleanup):
+def shared_vm(lab, stemcell, session_cleanup, profile, prepared_vms, run):
+    """One VM for the tests that do not change it (session_vm_spec); prepared ahead when planned."""
+    return (claim(prepared_vms, "shared_vm", session_cleanup, run)
+            or lab.boot_vm(session_cleanup, stemcell.cid, **session_vm_spec("shared_vm", profile)))
+
+
+@pytest.fixture(scope="session")
+def peer_vm(lab, stemcell, session_cleanup, profile, prepared_vms, run):
     """A second VM on the first manual network: for VM-to-VM traffic and moving disks."""
-    return lab.boot_vm(session_cleanup, stemcell.cid, manual=1)
+    return (claim(prepared_vms, "peer_vm", session_cleanup, run)
+            or lab.boot_vm(session_cleanup, stemcell.cid, **session_vm_spec("peer_vm", profile)))
 
 
 @pytest.fixture
-def boot_vm(lab, stemcell, cleanup):
-    """``boot_vm(manual=1, dynamic=False, vip=None, context=None, cloud_properties=None)``: a VM the
-    test can SSH into (lab.boot_vm: create_vm and set_vm_metadata through the CPI, then running for
-    every witness); each is deleted, and proven gone with its NICs, at teardown."""
-    return functools.partial(lab.boot_vm, cleanup, stemcell.cid)
+def boot_vm(request, lab, stemcell, cleanup, prepared_vms, run):
+    """``boot_vm()``: the next VM the test declares with ``@pytest.mark.boots(**spec)`` (in the order
+    written), prepared ahead when planned, else booted now; ``boot_vm(**spec)``: one it does not
+    declare, booted now. Specs are lab.boot_vm's keywords (manual=1, dynamic=False, vip=None,
+    context=None, cloud_properties=None) and ``ssh=False`` for a VM the test never SSHes into. A VM
+    the test can SSH into: created through the CPI (create_vm and set_vm_metadata), running for every
+    witness; each is deleted, and proven gone with its NICs, at teardown."""
+    from conformance.run import schedule
+
+    declared = schedule.item_needs(request.node)["boots"]
+    taken = itertools.count()
+
+    def boot(**spec):
+        if spec:
+            return lab.boot_vm(cleanup, stemcell.cid, **spec)
+        i = next(taken)
+        if i >= len(declared):
+            raise pytest.UsageError(f"{request.node.nodeid}: boot_vm() #{i + 1} without arguments, but the test "
+                                    f"declares {len(declared)} VM(s) with @pytest.mark.boots(...)")
+        vm = claim(prepared_vms, f"{request.node.nodeid}#{i}", cleanup, run)
+        if vm is not None:
+            return vm
+        wanted = {k: v for k, v in declared[i].items() if k != "ssh"}
+        return lab.boot_vm(cleanup, stemcell.cid, **wanted)
+
+    return boot
 
 
 @pytest.fixture

@@ -12,12 +12,18 @@ Suites reach it through the fixtures in conformance.run.fixtures (``lab``, ``boo
 from __future__ import annotations
 
 import contextlib
+import copy
+import itertools
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.cloud.witness import Witness, Witnesses
 from conformance.core.cleanup import CleanupStack
 from conformance.core.naming import RUN_TAG
+from conformance.core.waiting import spent
 from conformance.cpi import director
 from conformance.cpi.errors import CpiError
 from conformance.profile import addresses
@@ -40,6 +46,9 @@ class Vm:
     ssh_host: str | None = None
     floating_ip: str | None = None
     ips: dict[str, str] = field(default_factory=dict)  # manual network name -> static IP
+    # epoch seconds of its boot: "create" (create_vm sent), "running" (every witness saw it), "ssh"
+    # (the first SSH session opened); the lab's on_boot hears them once SSH answers
+    boot: dict[str, float] = field(default_factory=dict)
 
     @property
     def agent_id(self) -> str:
@@ -47,32 +56,45 @@ class Vm:
 
 
 class IpPool:
-    """This worker's static IPs, by manual network name; taken per VM, given back after its delete."""
+    """This worker's static IPs, by manual network name; taken per VM, given back after its delete.
+    Shared by the worker's thread and the threads preparing VMs ahead."""
 
     def __init__(self, slices: dict[str, list]):
         self.free = {name: [str(ip) for ip in ips] for name, ips in slices.items()}
+        self._lock = threading.Lock()
 
-    def take(self, network: str) -> str:
-        if not self.free.get(network):
-            raise RuntimeError(f"this worker's static IPs of manual network {network!r} are used up: "
-                               "give its static_ips more addresses in the profile")
-        return self.free[network].pop(0)
+    def take(self, network: str, *, keep: int = 0) -> str:
+        """A free address; ``keep``: leave at least that many for the tests (a VM prepared ahead
+        takes none of those: conformance.run.prepare)."""
+        with self._lock:
+            if len(self.free.get(network) or ()) <= keep:
+                raise IpsUsedUp(f"this worker's static IPs of manual network {network!r} are used up"
+                                + (f" but for the {keep} kept for the tests" if keep else "")
+                                + ": give its static_ips more addresses in the profile")
+            return self.free[network].pop(0)
 
     def give_back(self, network: str, ip: str) -> None:
-        self.free[network].append(ip)
+        with self._lock:
+            self.free[network].append(ip)
+
+
+class IpsUsedUp(RuntimeError):
+    pass
 
 
 class Lab:
     def __init__(self, *, profile, cpi, witnesses: Witnesses, conn, names, net_ids: dict[str, str], pool: IpPool,
-                 run_id: str):
+                 run_id: str, on_boot: Callable[[Vm], Any] | None = None):
         self.profile, self.cpi, self.witnesses, self.conn = profile, cpi, witnesses, conn
+        self.on_boot = on_boot  # hears each VM once, when its first SSH session opens (its boot times)
         self.names, self.net_ids, self.pool, self.run_id = names, net_ids, pool, run_id
         self.t = profile.timeouts
         # a range in vip.addresses ("172.24.4.10-172.24.4.12") is several addresses, one per VM
         self.vip_pool = [str(ip) for ip in addresses.expand(profile.networks.vip.addresses)] if profile.networks.vip else []
         self.deployment = director.Deployment(DIRECTOR_NAME, cpi.director_uuid, f"cfm-{run_id}", {RUN_TAG: run_id})
         self.stemcell_api_versions: dict[str, int | None] = {}
-        self._next_index = 0
+        self._indexes = itertools.count()  # shared with the views (next() on it is atomic)
+        self.keep_ips = 0  # addresses taken by this lab leave at least this many (a view preparing ahead)
 
     # -- what the Director knows ------------------------------------------------------------
     def remember_stemcell(self, cid: str, manifest: dict[str, Any]) -> None:
@@ -85,9 +107,15 @@ class Lab:
 
     def new_instance(self) -> director.Instance:
         """The next instance of the suite's instance group (index 0, 1, ... on this worker)."""
-        instance = director.new_instance(self.deployment, INSTANCE_GROUP, self._next_index)
-        self._next_index += 1
-        return instance
+        return director.new_instance(self.deployment, INSTANCE_GROUP, next(self._indexes))
+
+    def view(self, *, witnesses: Witnesses, conn, keep_ips: int = 0) -> Lab:
+        """This lab for another thread (a VM prepared ahead): its own witnesses and connection (an
+        openstacksdk connection is not shared across threads), the same CPI, static IPs, floating IPs,
+        instance indexes and stemcells; it takes no static IP of the last ``keep_ips``."""
+        other = copy.copy(self)
+        other.witnesses, other.conn, other.keep_ips = witnesses, conn, keep_ips
+        return other
 
     def vm_cloud_properties(self, vm_type: dict[str, Any] | None = None) -> dict[str, Any]:
         """The profile's availability zone (OpenStack: cloud_properties.availability_zone) under the
@@ -140,7 +168,7 @@ class Lab:
         dynamic and vip; the first manual network (else the dynamic one) is the default."""
         networks: dict[str, Any] = {}
         for net in self.profile.networks.manual[:manual]:
-            ip = self.pool.take(net.name)
+            ip = self.pool.take(net.name, keep=self.keep_ips)
             stack.add(f"return static IP {ip}", self.pool.give_back, net.name, ip)
             networks[net.name] = director.manual_network(
                 ip=ip, netmask=str(net.cidr.netmask), gateway=str(net.gateway), dns=[str(d) for d in net.dns],
@@ -162,9 +190,12 @@ class Lab:
         servers (with none, the first SSH session waits for it: timeouts.ssh_ready)."""
         vip = (self.profile.ssh.via == "floating_ip") if vip is None else vip
         networks, address = self.networks_for(stack, manual=manual, dynamic=dynamic, vip=vip)
+        started = time.time()
         vm = self.create_vm(stack, stemcell_cid, networks, context=context, cloud_properties=cloud_properties)
+        vm.boot["create"] = started
         vm.floating_ip = address
         self.witnesses.each(lambda w: w.wait_for_server_running(vm.cid, after="create_vm answered OK"))
+        vm.boot["running"] = time.time()
         vm.ssh_host = address or next(iter(vm.ips.values()), None) or self._dynamic_ip(vm)
         return vm
 
@@ -201,33 +232,71 @@ class Lab:
     def floating_ip(self, stack: CleanupStack) -> str:
         """A floating IP for a vip network: a pre-allocated one from the profile, or a new one
         (released in cleanup, after the VM is gone)."""
-        if self.vip_pool:
-            address = self.vip_pool.pop(0)
+        try:
+            address = self.vip_pool.pop(0)  # list.pop is atomic: the threads preparing VMs share the pool
+        except IndexError:
+            address = None
+        if address is not None:
             stack.add(f"return floating IP {address}", self.vip_pool.append, address)
             return address
         from conformance.cloud import provision
 
-        fip = provision.allocate_floating_ip(self.conn, self.profile.networks.vip.floating_network,
-                                             description=self.names.name("fip"))
-        stack.add(f"release floating IP {fip.floating_ip_address}", provision.release_floating_ip, self.conn,
-                  fip.id, resource=("floating_ip", fip.id))
+        with spent("cloud"):
+            fip = provision.allocate_floating_ip(self.conn, self.profile.networks.vip.floating_network,
+                                                 description=self.names.name("fip"))
+        stack.add(f"release floating IP {fip.floating_ip_address}", self._release_floating_ip, fip.id,
+                  resource=("floating_ip", fip.id))
         return fip.floating_ip_address
+
+    def _release_floating_ip(self, fip_id: str) -> None:
+        from conformance.cloud import provision
+
+        with spent("cloud"):
+            provision.release_floating_ip(self.conn, fip_id)
 
     # -- SSH --------------------------------------------------------------------------------
     @contextlib.contextmanager
     def ssh(self, vm: Vm, host: str | None = None):
         """An SSH session to the VM (waits up to timeouts.ssh_ready); the console log is attached
         to the error when SSH never comes up."""
+        with self._opened(vm, self._connecting(vm, host, self.t.ssh_ready)) as session:
+            yield session
 
+    def wait_ssh(self, vm: Vm, *, stop: Callable[[], bool], slice_s: float = 10.0) -> bool:
+        """Until the VM answers SSH (timeouts.ssh_ready), in slices of ``slice_s`` so that ``stop()``
+        ends it soon (a VM prepared ahead when the worker ends): True once it answered, False when
+        stopped; the last slice's error, with the console log, when it never did."""
+        from conformance.core.errors import WaitTimeout
+
+        deadline = time.monotonic() + self.t.ssh_ready
+        while not stop():
+            left = deadline - time.monotonic()
+            try:
+                session = self._connect(vm.ssh_host, timeout=max(1.0, min(slice_s, left)))
+            except WaitTimeout:
+                if time.monotonic() + 1.0 < deadline:
+                    continue
+                session = self._connecting(vm, None, 1.0)  # the error, with the console log
+            with self._opened(vm, session):
+                return True
+        return False
+
+    def _connecting(self, vm: Vm, host: str | None, timeout: float):
         try:
-            session = self._connect(host or vm.ssh_host, timeout=self.t.ssh_ready)
+            return self._connect(host or vm.ssh_host, timeout=timeout)
         except Exception as exc:
             console = self.witnesses.first(lambda w: w.console_output(vm.cid))
             if console is not None:
                 exc.add_note(f"console log of VM {vm.cid} (tail):\n{console[-6000:]}")
             raise
-        with session:
-            yield session
+
+    def _opened(self, vm: Vm, session):
+        """``session``, once the VM's first: its boot times go to on_boot."""
+        if "create" in vm.boot and "ssh" not in vm.boot:
+            vm.boot["ssh"] = time.time()
+            if self.on_boot is not None:
+                self.on_boot(vm)
+        return session
 
     def _connect(self, host: str, *, timeout: float):
         """guest.connect with the profile's SSH user, key, port and command timeout."""

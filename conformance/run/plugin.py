@@ -19,6 +19,8 @@ MARKERS = {
     "requires(*features)": "skip unless the profile offers these (feature names, or 'manual_networks>=2')",
     "capability(name)": "the capability a test certifies (report rows); defaults to the module's",
     "slow": "boots VMs or waits on the guest",
+    "boots(**spec)": "a VM the test boots with boot_vm() (lab.boot_vm's keywords; ssh=False: never SSHed into); "
+                     "one marker per VM, prepared ahead of the test (conformance.run.prepare)",
 }
 
 
@@ -61,6 +63,21 @@ def pytest_configure(config):
             from conformance.run.reporting import ResultsPlugin
 
             config.pluginmanager.register(ResultsPlugin(state, config), "conformance-results")
+            if config.pluginmanager.has_plugin("xdist") and getattr(config.option, "dist", "no") == "loadscope":
+                config.pluginmanager.register(PlannedSchedule(state.report_dir), "conformance-schedule")
+
+
+class PlannedSchedule:
+    """xdist controller: loadscope, planned so that every worker knows its tests and prepares their
+    VMs ahead (conformance.run.schedule); registered only where xdist is, for ``--dist loadscope``."""
+
+    def __init__(self, report_dir):
+        self.report_dir = report_dir
+
+    def pytest_xdist_make_scheduler(self, config, log):
+        from conformance.run import schedule
+
+        return schedule.make_scheduler(config, log, self.report_dir)
 
 
 def pytest_configure_node(node):
@@ -81,6 +98,10 @@ def pytest_collection_modifyitems(session, config, items):
         from conformance.run import session as run_session
 
         run_session.apply_profile_marks(config, items)
+        if hasattr(config, "workerinput"):  # what the controller plans each worker's tests from
+            from conformance.run import schedule
+
+            schedule.write_needs(config.stash[run_session.STATE].report_dir, items)
 
 
 def pytest_sessionstart(session):

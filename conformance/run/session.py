@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class RunState:
     interrupts: Interrupts | None = None
     current: str = "session"
     records: dict[str, list] = field(default_factory=dict)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def __post_init__(self):
         self.ledger = Ledger(self.report_dir / "ledger.jsonl", self.run_id, self.worker)
@@ -76,14 +78,23 @@ class RunState:
     def worker_index(self) -> int:
         return int(self.worker[2:]) if self.worker.startswith("gw") else 0
 
+    def attribute_calls_to(self, nodeid: str | None) -> None:
+        """The calls of this thread belong to ``nodeid`` (a VM prepared ahead for that test:
+        conformance.run.prepare) and are marked ``ahead``; None: to the running test again."""
+        self._local.nodeid = nodeid
+
     def record_call(self, record) -> None:
         if record.method in CREATING:
             outcome = "interrupted" if record.outcome == "pending" else record.outcome
             self.ledger.record("call-ended", "call", record.request_id, method=record.method, outcome=outcome,
                                usable=outcome == "ok", result_id=_cid(record.result) if outcome == "ok" else None)
-        self.records.setdefault(self.current, []).append(record)
-        self.calls.append({"nodeid": self.current, "worker": self.worker, **record.to_dict()})
-        allure_steps.record_call(record)
+        ahead = getattr(self._local, "nodeid", None)
+        record.ahead = bool(ahead)
+        nodeid = ahead or self.current
+        self.records.setdefault(nodeid, []).append(record)
+        self.calls.append({"nodeid": nodeid, "worker": self.worker, **record.to_dict()})
+        if not ahead:  # a call made ahead gets its allure step when its test claims the VM
+            allure_steps.record_call(record)
 
 
 STATE = pytest.StashKey[RunState]()

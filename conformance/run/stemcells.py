@@ -15,6 +15,8 @@ from typing import Any
 
 from filelock import FileLock
 
+from conformance.core import waiting
+
 
 @dataclass(frozen=True)
 class Stemcell:
@@ -51,13 +53,17 @@ class SharedStemcell:
         self.state_file.write_text(json.dumps(state))
 
     def acquire(self) -> str:
-        with self.lock:
+        with waiting.spent("cloud"):  # another worker may hold it while its create_stemcell runs
+            self.lock.acquire()
+        try:
             state = self._read()
             if not state.get("cid") or state.get("deleted"):
                 state = {"cid": self.upload(), "users": []}
             state["users"] = sorted({*state["users"], self.worker})
             self._write(state)
             return state["cid"]
+        finally:
+            self.lock.release()
 
     def release(self) -> None:
         with self.lock:

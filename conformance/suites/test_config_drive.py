@@ -139,6 +139,7 @@ def test_ec2_view_agrees_with_the_openstack_view(drive):
 
 @pytest.mark.case("0021808e-9831-4eb0-9d6b-d3e437cb2afc")
 @pytest.mark.requires("config_drive:disk")
+@pytest.mark.boots(context={"config_drive": "disk"})
 def test_config_drive_as_a_disk(boot_vm, ssh, profile, record_property):
     """With config_drive: disk (a CPI-config property, which the Director sends in every request's
     context: external_cpi.rb) the drive MUST still be found by its label config-2 and, registry-
@@ -146,7 +147,7 @@ def test_config_drive_as_a_disk(boot_vm, ssh, profile, record_property):
 
     Steps: boot a VM with context config_drive=disk; read the drive over SSH.
     """
-    vm = boot_vm(context={"config_drive": "disk"})
+    vm = boot_vm()
     with ssh(vm) as guest:
         drive = guest.config_drive()
     assert drive.label == "config-2", drive.device

@@ -9,6 +9,7 @@ pytestmark = [pytest.mark.capability("network_dynamic"), pytest.mark.slow]
 
 @pytest.mark.case("bf6a9088-0dfb-4dcb-88a5-a630fa619b64")
 @pytest.mark.requires("dynamic_network")
+@pytest.mark.boots(manual=0, dynamic=True)
 def test_dynamic_network_gets_the_address_neutron_assigned(boot_vm, cloud, ssh, net_ids, profile):
     """A dynamic network MUST give the VM one NIC whose address (by DHCP) is the one Neutron
     assigned to its port (bosh.io CPI API v2 create_vm: the VM "must be ... accessible on the
@@ -18,7 +19,7 @@ def test_dynamic_network_gets_the_address_neutron_assigned(boot_vm, cloud, ssh, 
     Steps: boot a VM on the dynamic network only (plus a floating IP to reach it); SSH in; read the
     port's address from the witnesses; compare the address on the NIC with the port's MAC.
     """
-    vm = boot_vm(manual=0, dynamic=True)
+    vm = boot_vm()
     dyn_net = net_ids[profile.networks.dynamic.name]
     with ssh(vm) as guest:
         on_guest = {mac: {str(i.ip) for i in found} for mac, found in guest.interfaces().items() if found}

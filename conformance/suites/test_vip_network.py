@@ -31,6 +31,7 @@ def test_floating_ip_is_associated_and_answers_ping_and_ssh(cloud, ssh, shared_v
 
 @pytest.mark.case("3d328328-9cc3-4077-a273-376ff24cb6dc")
 @pytest.mark.requires("vip_network")
+@pytest.mark.boots(vip=True, ssh=False)
 def test_floating_ip_is_let_go_when_the_vm_is_deleted(lab, cloud, boot_vm, profile):
     """delete_vm MUST let go of the VM's floating IP: it stays allocated to the project, on no port
     (Director: a vip address goes back to the deployment and to the next VM that asks for it;
@@ -38,7 +39,7 @@ def test_floating_ip_is_let_go_when_the_vm_is_deleted(lab, cloud, boot_vm, profi
 
     Steps: boot a VM with a vip network; delete_vm; the floating IP exists with no port.
     """
-    vm = boot_vm(vip=True)
+    vm = boot_vm()
     for seen in cloud.checks("the floating IP is on one of the VM's ports before delete_vm"):
         with seen as w:
             ports = {nic.port_id for nic in w.nics(vm.cid)}

@@ -95,6 +95,7 @@ def test_set_vm_metadata_is_visible_in_nova(lab, cloud, shared_vm):
 
 @pytest.mark.case("9121efb4-e218-46f7-9081-9a44c8106ba0")
 @pytest.mark.requires("reboot")
+@pytest.mark.boots()
 def test_reboot_vm_really_reboots_the_guest(lab, cloud, boot_vm, ssh, profile):
     """reboot_vm MUST reboot the guest, which comes back ACTIVE and answers SSH with a new boot id
     (bosh.io CPI API v2 reboot_vm: "Reboots the VM"; the Director then waits for the agent:
@@ -115,6 +116,7 @@ def test_reboot_vm_really_reboots_the_guest(lab, cloud, boot_vm, ssh, profile):
 
 
 @pytest.mark.case("7690b49a-e860-4056-9466-c10f62f0e805")
+@pytest.mark.boots(vip=False, ssh=False)
 def test_delete_vm_removes_the_server_and_its_ports(cpi, lab, cloud, boot_vm, profile, record_property):
     """delete_vm MUST remove the server (bosh.io delete_vm: "Deletes the VM") and every port it had
     (Director: a deleted VM's static IPs go back to the pool and to the next VM); has_vm MUST then
@@ -124,7 +126,7 @@ def test_delete_vm_removes_the_server_and_its_ports(cpi, lab, cloud, boot_vm, pr
     Steps: create a VM (no floating IP); note its NICs; delete_vm; wait until the witnesses show
     neither; has_vm; delete_vm again.
     """
-    vm = boot_vm(vip=False)
+    vm = boot_vm()
     nics = cloud.each(lambda w: w.nics(vm.cid))
     for seen in cloud.checks("the VM has a NIC before delete_vm"):
         with seen as w:
