@@ -26,6 +26,7 @@ the class is built as ``cls(profile, options)``. docs/witnesses.md is the guide.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
@@ -328,7 +329,7 @@ class Timed:
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._inner, name)
-        if name.startswith("_") or not callable(value):
+        if name.startswith("_") or not inspect.ismethod(value):  # a callback it holds is not a call
             return value
 
         def timed(*args: Any, **kwargs: Any) -> Any:

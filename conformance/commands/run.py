@@ -31,6 +31,9 @@ def register(subparsers) -> None:
     run.add_argument("--witnesses", default=None, metavar="NAMES",
                      help="the cloud witnesses of this run instead of the profile's: openstack, libvirt "
                           "(comma-separated), or none")
+    run.add_argument("--prepare-ahead", type=int, default=None, metavar="N",
+                     help="VMs created ahead of the tests that boot them, at once, instead of the profile's "
+                          "vm.prepare_ahead (0: each VM is booted when its test asks: a cloud with a tight quota)")
     run.add_argument("--keep-on-failure", action="store_true",
                      help="keep a failed test's resources (listed in the ledger; `conformance cleanup` removes them)")
     run.add_argument("--certify", action="store_true",
@@ -62,9 +65,13 @@ def pytest_argv(args, run_id: str, profile_path: str, tests: list[str] | None = 
         if value:
             argv += [flag, value]
     if args.numprocesses:
-        argv += ["--dist", "loadscope"]  # a module's tests stay on one worker: its shared VMs boot once
+        # a module's tests stay on one worker, planned so that each worker knows its tests and
+        # prepares their VMs ahead (conformance.run.schedule)
+        argv += ["--dist", "loadscope"]
     if args.witnesses:
         argv += ["--cfm-witnesses", args.witnesses]
+    if args.prepare_ahead is not None:
+        argv += ["--cfm-prepare-ahead", str(args.prepare_ahead)]
     if args.keep_on_failure:
         argv.append("--cfm-keep-on-failure")
     if args.certify:
@@ -83,6 +90,8 @@ def run_suite(args) -> int:
     profile = load_profile(profile_path, resolve=True)  # ProfileError -> exit 2 before any cloud call
     if args.witnesses:
         profile = profile.with_witnesses(args.witnesses)
+    if args.prepare_ahead is not None:
+        profile = profile.with_prepare_ahead(args.prepare_ahead)
     tests = selection(args)
     if tests == []:
         return 0

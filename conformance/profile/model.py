@@ -225,6 +225,14 @@ class Profile(_Model):
         given = self.witnesses or {}
         return self.model_copy(update={"witnesses": {name: dict(given.get(name) or {}) for name in wanted}})
 
+    def with_prepare_ahead(self, count: int) -> Profile:
+        """This profile with another ``vm.prepare_ahead`` (``--prepare-ahead N``). Raises ProfileError."""
+        try:
+            vm = VmSection.model_validate({**self.vm.model_dump(), "prepare_ahead": count})
+        except ValidationError as exc:
+            raise ProfileError(self.source, "--prepare-ahead", f"{count!r}: a whole number from 0 to 64") from exc
+        return self.model_copy(update={"vm": vm})
+
     @property
     def witnessed(self) -> bool:
         """At least one cloud witness checks the cloud's side of each step."""

@@ -39,6 +39,9 @@ OPTIONS: dict[str, dict] = {
                           "(openstack, libvirt), or none (each with the options the profile's witnesses gives it)"},
     "certify": {"action": "store_true",
                 "help": "certification run: refuses known-failure overrides and test selection"},
+    "prepare-ahead": {"default": None, "type": int, "metavar": "N",
+                      "help": "VMs the run may create ahead of the tests that boot them, at once, instead of "
+                              "the profile's vm.prepare_ahead (0: each VM is booted when its test asks)"},
 }
 #: Which short spellings another plugin took, and who: {"--profile": "pytest-profiling"}.
 TAKEN = pytest.StashKey[dict[str, str]]()

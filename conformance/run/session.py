@@ -129,6 +129,8 @@ def configure(config) -> RunState:
         profile = load_profile(path, resolve=True)
         if config.getoption("cfm_witnesses"):
             profile = profile.with_witnesses(config.getoption("cfm_witnesses"))
+        if config.getoption("cfm_prepare_ahead") is not None:
+            profile = profile.with_prepare_ahead(config.getoption("cfm_prepare_ahead"))
     except ProfileError as exc:
         raise pytest.UsageError(str(exc)) from None
     workerinput = getattr(config, "workerinput", {})
@@ -297,10 +299,12 @@ def reap_after(state: RunState, nodeid: str) -> None:
     if not unusable or not profile.cloud_api or state.cut_short():
         return
     from conformance.cloud import openstack, sweep
+    from conformance.core.waiting import spent
 
     try:
-        conn = openstack.connect(profile.cloud, profile.region)
-        deleted, failed, _ = sweep.reap_calls(conn, state.ledger.path, unusable, (), profile.timeouts)
+        with spent("cloud"):  # looking in the cloud and deleting there: the test waits on the cloud
+            conn = openstack.connect(profile.cloud, profile.region)
+            deleted, failed, _ = sweep.reap_calls(conn, state.ledger.path, unusable, (), profile.timeouts)
     except Exception as exc:  # the end-of-run sweep tries again
         state.say(f"after {nodeid}: could not look for what its failed calls created: {type(exc).__name__}: "
                   f"{str(exc)[:300]}")

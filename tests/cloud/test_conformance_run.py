@@ -70,6 +70,7 @@ def test_full_suite_passes_on_the_local_cloud_and_leaves_nothing(profile, witnes
     left = sorted(project_resources(os_conn) - before)
     assert left == [], f"{profile}: the run left these in the project: {left}"
     check_witnesses(results, witnesses)
+    check_prepared_ahead(run_dir, results)
     cases = junit.check(run_dir / "junit.xml")  # a JUnit schema; case id and capability on every testcase
     assert len(cases) == len(results["tests"]), "junit.xml has a testcase per test of results.json"
     assert all(t.get("requirement") for t in results["tests"]), "every test carries its MUST sentence"
@@ -90,3 +91,27 @@ def check_witnesses(results: dict, witnesses: str) -> None:
         assert made.get("openstack", len(checks)) >= len(checks) - 1, f"the cloud API saw too little: {made}"
     else:
         assert all(not c["by"] for c in checks) and len(not_checked) >= len(checks), "checks without a witness"
+
+
+def check_prepared_ahead(run_dir: Path, results: dict) -> None:
+    """The run was planned (schedule.json: every test on exactly one worker, and run there) and its
+    VMs were prepared ahead: each create_vm made ahead belongs to a test that declares that VM
+    (@pytest.mark.boots) or uses a session VM, and every VM that answered SSH is in boots.jsonl."""
+    from conformance.core.jsonl import read_jsonl
+
+    plan = json.loads((run_dir / "schedule.json").read_text())["workers"]
+    planned = [nodeid for order in plan.values() for nodeid in order]
+    ran = {t["nodeid"].removeprefix("conformance/"): t for t in results["tests"]}
+    assert sorted(planned) == sorted(ran), "schedule.json lists every test of the run once"
+    wrong = [n for w, order in plan.items() for n in order if ran[n].get("worker") != w]
+    assert not wrong, f"tests that ran elsewhere than planned: {wrong}"
+    needs = json.loads((run_dir / "needs.json").read_text())
+    ahead = [c for t in results["tests"] for c in t["cpi_calls"] if c.get("ahead") and c["method"] == "create_vm"]
+    assert ahead, "no VM was prepared ahead"
+    for t in results["tests"]:
+        made = [c for c in t["cpi_calls"] if c.get("ahead") and c["method"] == "create_vm"]
+        n = needs[t["nodeid"].removeprefix("conformance/")] if made else {}
+        assert not made or n["boots"] or n["uses"], f"{t['name']}: a VM made ahead for a test that needs none"
+    boots = read_jsonl(run_dir / "boots.jsonl")
+    assert boots and all(b["to_ssh"] > 0 for b in boots), "every VM that answered SSH has its boot time"
+    assert any(b["ahead"] for b in boots), "no VM answered SSH before its test"

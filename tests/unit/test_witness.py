@@ -159,3 +159,30 @@ def test_openstack_views_are_plain_values():
         _ = seen.vcpus
     (nic,) = cloud.nics("s-1")
     assert (nic.mac, nic.ips, nic.network_id, nic.port_id) == ("fa:16:3e:00:00:01", {"10.0.0.5"}, "n-1", "p-1")
+
+
+def test_a_built_witness_counts_its_calls_as_cloud_time():
+    from conformance.core import waiting
+
+    profile = SimpleNamespace(source="p.yml", witness_options={"hyper": {}}, timeouts=Timeouts())
+
+    class Hyper(Witness):
+        name = "hyper"
+
+        def __init__(self, profile, options):
+            super().__init__(profile.timeouts)
+
+        def server(self, cid):
+            return None
+
+    (built,) = witness.build(profile, available={"hyper": Hyper})
+    counted = []
+    previous = waiting.account_waits_to(lambda kind, seconds: counted.append(kind))
+    try:
+        assert built.server("vm-1") is None
+        assert built.name == "hyper"  # attributes pass through, uncounted
+        built.on_progress = print
+        assert built.on_progress is print
+    finally:
+        waiting.account_waits_to(previous)
+    assert counted == ["cloud"]
