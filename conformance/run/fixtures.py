@@ -195,6 +195,8 @@ def prepared_vms(request, run):
         ssh = spec.pop("ssh", True)
         run.attribute_calls_to(need.nodeid)
         try:
+            if preparer.closing.is_set():  # the worker is ending: nothing new is made
+                return None
             set_phase("create")
             vm = view.boot_vm(stack, stemcell.cid, **spec)
             if ssh and (vm.floating_ip or run.profile.ssh.via != "floating_ip"):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 from conformance.core.cleanup import CleanupStack
@@ -70,7 +70,7 @@ class Preparer:
                 self.items[need.key] = p
                 self._queue.append(p)
         self._in_flight = 0
-        self._pool = ThreadPoolExecutor(max_workers=self.limit, thread_name_prefix="cfm-prepare") if self.limit else None
+        self._threads: list[threading.Thread] = []
         self._closed = False
         self.closing = threading.Event()  # set when the worker ends: a boot still waiting gives up
 
@@ -79,19 +79,29 @@ class Preparer:
 
     def _fill(self) -> None:
         with self._lock:
-            while (self._pool is not None and not self._closed and self._queue and self._in_flight < self.limit
-                   and not self._stop()):
+            while not self._closed and self._queue and self._in_flight < self.limit and not self._stop():
                 p = self._queue.pop(0)
                 self._in_flight += 1
                 p.started_at = time.time()
-                p.future = self._pool.submit(self._run, p)
+                p.future = Future()
+                p.future.set_running_or_notify_cancel()
+                # a daemon thread: a worker cut short by a second interrupt exits without waiting
+                # for it (what it made is in the ledger from its create_vm's start)
+                thread = threading.Thread(target=self._run, args=(p,), name=f"cfm-prepare-{len(self._threads)}",
+                                          daemon=True)
+                self._threads.append(thread)
+                thread.start()
 
-    def _run(self, p: Prepared) -> Any:
+    def _run(self, p: Prepared) -> None:
         def set_phase(phase: str) -> None:
             p.phase = phase
 
         try:
-            return self._boot(p.need, p.stack, set_phase)
+            vm = self._boot(p.need, p.stack, set_phase)
+        except BaseException as exc:  # the claiming test raises it
+            p.future.set_exception(exc)
+        else:
+            p.future.set_result(vm)
         finally:
             p.phase = "done"
             p.ready_at = time.time()
@@ -117,10 +127,13 @@ class Preparer:
             wait(p)
             return p.future.result(timeout=0)
         finally:
-            stack.adopt(p.stack)
-            with self._lock:
-                self._in_flight -= 1
-            self._fill()
+            if p.future.done():
+                stack.adopt(p.stack)
+                with self._lock:
+                    self._in_flight -= 1
+                self._fill()
+            else:  # the wait ended first (an interrupt, its timeout): close() waits for it and deletes it
+                p.claimed = False
 
     def close(self) -> None:
         """At the worker's end: nothing new starts; a boot still waiting (for the server, for SSH)
@@ -131,9 +144,9 @@ class Preparer:
             self._closed = True
             self._queue.clear()
         self.closing.set()
-        wait = not self._stop()
-        if self._pool is not None:
-            self._pool.shutdown(wait=wait, cancel_futures=True)
+        for thread in list(self._threads):
+            while thread.is_alive() and not self._stop():  # each boot ends within its own timeouts
+                thread.join(timeout=1.0)
         errors: list[BaseException] = []
         for p in self.items.values():
             if p.claimed or p.future is None:

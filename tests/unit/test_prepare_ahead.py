@@ -242,3 +242,43 @@ def test_waits_in_another_thread_are_not_counted_for_the_test():
     finally:
         waiting.account_waits_to(previous)
     assert counted == ["cloud", "guest"]
+
+
+def test_close_waits_for_a_vm_being_prepared_then_deletes_it():
+    boots = _Boots()
+    preparer = prepare.Preparer(_needs(1), limit=1, boot=boots, new_stack=CleanupStack)
+    preparer.start()
+    time.sleep(0.1)
+    threading.Timer(0.3, boots.release.set).start()
+    preparer.close()  # returns once the boot ended, and deletes what it made
+    assert boots.deleted == ["t0#0"]
+
+
+def test_close_cut_short_leaves_a_vm_being_prepared_to_the_ledger():
+    boots = _Boots()
+    stop = threading.Event()
+    preparer = prepare.Preparer(_needs(1), limit=1, boot=boots, new_stack=CleanupStack, stop=stop.is_set)
+    preparer.start()
+    time.sleep(0.1)
+    stop.set()  # a second interrupt
+    started = time.monotonic()
+    preparer.close()
+    assert time.monotonic() - started < 1.0 and boots.deleted == []
+    boots.release.set()
+
+
+def test_a_claim_cut_off_while_its_vm_is_being_made_leaves_the_vm_to_close():
+    boots = _Boots()
+    preparer = prepare.Preparer(_needs(1), limit=1, boot=boots, new_stack=CleanupStack)
+    preparer.start()
+    stack = CleanupStack()
+
+    def interrupted(p):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        preparer.claim("t0#0", stack, wait=interrupted)
+    assert len(stack) == 0  # not moved: its delete would be registered after the move
+    boots.release.set()
+    preparer.close()
+    assert boots.deleted == ["t0#0"]
