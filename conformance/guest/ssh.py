@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import os
 import socket
+import threading
 import time
 from dataclasses import dataclass
 
@@ -67,11 +69,27 @@ def fingerprint(key: paramiko.PKey) -> str:
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
+#: Keys read, by file identity (device, inode, size, mtime) and passphrase digest: loading a 3072-bit
+#: RSA key checks it and takes about 0.2 s, once per SSH session before (issue 15). An edited or
+#: replaced file is read again.
+_KEYS: dict[tuple, paramiko.PKey] = {}
+_KEYS_LOCK = threading.Lock()
+
+
 def load_key(key_path: str, passphrase: str | None = None) -> paramiko.PKey:
     """Read the private key once, before any wait: a bad key file does not get better by
     retrying. The error names the path and the kind of problem, never the key or passphrase."""
     try:
-        return paramiko.PKey.from_path(key_path, password=passphrase.encode() if passphrase else None)
+        st = os.stat(key_path)
+        digest = hashlib.sha256(passphrase.encode()).hexdigest() if passphrase else None
+        cache_key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, digest)
+        with _KEYS_LOCK:
+            if cache_key in _KEYS:
+                return _KEYS[cache_key]
+        key = paramiko.PKey.from_path(key_path, password=passphrase.encode() if passphrase else None)
+        with _KEYS_LOCK:
+            _KEYS[cache_key] = key
+        return key
     except FileNotFoundError:
         raise GuestKeyError(key_path, "no such file") from None
     except PermissionError:

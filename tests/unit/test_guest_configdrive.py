@@ -4,6 +4,7 @@ errors; and the SSH key loader's errors, which must never carry key material."""
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 
 import paramiko
@@ -106,6 +107,21 @@ def test_an_encrypted_key_without_passphrase_says_so_and_loads_with_it(tmp_path)
 
     assert "s3cret-pass" not in str(caught.value)
     assert fingerprint(load_key(str(path), "s3cret-pass")) == fingerprint(key)
+
+
+def test_a_key_is_read_once_until_its_file_changes(tmp_path):
+    path = tmp_path / "id_rsa"
+    first = paramiko.RSAKey.generate(2048)
+    first.write_private_key_file(str(path))
+    assert load_key(str(path)) is load_key(str(path))  # checked once: about 0.2 s a 3072-bit load
+    second = paramiko.RSAKey.generate(2048)
+    second.write_private_key_file(str(path))
+    os.utime(path, ns=(1, 1))  # another mtime even on a coarse clock
+    assert fingerprint(load_key(str(path))) == fingerprint(second)
+    path.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nnot base64\n-----END OPENSSH PRIVATE KEY-----\n")
+    os.utime(path, ns=(2, 2))
+    with pytest.raises(GuestKeyError, match="not a private key"):  # a broken file is never served from memory
+        load_key(str(path))
 
 
 def test_fingerprint_is_openssh_sha256(tmp_path):
