@@ -27,6 +27,7 @@ def context(run_dir: str | Path) -> dict[str, Any]:
         "integrity": model.integrity(doc), "rows": rows, "skipped_rows": capabilities.skipped_capabilities(rows),
         "fingerprint": model.fingerprint(doc), "stats": stats, "method_chart": timing.method_chart(stats),
         "split": split, "split_chart": timing.split_chart(split), "account": timing.account(split), "totals": timing.totals(doc),
+        "ahead": timing.ahead(doc),
         "failures": model.failures(doc, run_dir), "observations": model.observations(doc),
         "resources": model.resources(doc), "ledger": model.ledger(doc), "not_checked": model.not_checked(doc),
         "witness_checks": model.witness_checks(doc), "exit_meaning": model.EXIT_MEANING,
