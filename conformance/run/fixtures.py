@@ -168,22 +168,46 @@ def session_vm_spec(name: str, profile) -> dict:
     return {"manual": 1}
 
 
+class Preparing:
+    """This worker's VMs prepared ahead: started once, by the first test that uses the stemcell."""
+
+    def __init__(self):
+        self.preparer = None
+        self.tried = False
+
+
 @pytest.fixture(scope="session", autouse=True)
-def prepared_vms(request, run):
+def prepared_vms(request, run) -> Preparing:
     """The VMs this worker's tests will boot, prepared ahead (conformance.run.prepare) up to its
-    share of the profile's ``vm.prepare_ahead``; None when there is nothing to prepare (no plan, a
-    share of 0, or tests that boot nothing). Starts with the worker's first test; at its end, what
-    no test took is deleted."""
+    share of the profile's ``vm.prepare_ahead``. Preparing starts with the worker's first test that
+    uses the stemcell (here when that is its first test, else in ``prepare_ahead``): that test sets
+    the stemcell up anyway, so preparing adds no setup a test did not have, and a stemcell that cannot
+    be uploaded fails where it did before. Nothing is prepared without a plan, with a share of 0 or
+    when the tests boot nothing. At the worker's end, what no test took is deleted."""
+    preparing = Preparing()
+    _start_preparing(request, run, preparing)
+    return preparing
+
+
+@pytest.fixture(autouse=True)
+def prepare_ahead(request, run, prepared_vms: Preparing) -> None:
+    """Starts preparing (see prepared_vms) with the worker's first test that uses the stemcell."""
+    _start_preparing(request, run, prepared_vms)
+
+
+def _start_preparing(request, run, preparing: Preparing) -> None:
     from conformance.run import prepare, schedule
 
+    if preparing.tried or "stemcell" not in request.fixturenames:
+        return
+    preparing.tried = True
     needs = _worker_needs(request.session, run)
     limit = prepare.share(run.profile.vm.prepare_ahead, run.workers, run.worker_index())
     if not needs or not limit:
-        yield None
         return
     lab = request.getfixturevalue("lab")
     stemcell = request.getfixturevalue("stemcell")
-    request.getfixturevalue("session_cleanup")  # set up first, torn down after: the claimed session VMs live there
+    session_cleanup = request.getfixturevalue("session_cleanup")
     views = threading.local()
 
     def boot(need: schedule.Need, stack, set_phase):
@@ -208,9 +232,11 @@ def prepared_vms(request, run):
 
     preparer = prepare.Preparer(needs, limit=limit, boot=boot, new_stack=run.new_stack, stop=run.cut_short,
                                 say=run.say)
+    # a step of the session's cleanup: run before the stemcell is deleted, after the session VMs
+    # taken (their steps are added later, so they run first)
+    session_cleanup.add("end the VMs prepared ahead (what no test took is deleted)", preparer.close)
+    preparing.preparer = preparer
     preparer.start()
-    yield preparer
-    preparer.close()
 
 
 #: Static IPs of each manual network a VM prepared ahead leaves for the tests' own VMs.
@@ -239,8 +265,9 @@ def _connect(profile):
         return openstack.connect(profile.cloud, profile.region)
 
 
-def claim(prepared, key: str, stack, run):
+def claim(preparing: Preparing, key: str, stack, run):
     """The VM prepared ahead under ``key`` (its undo steps moved onto ``stack``), or None: boot it now."""
+    prepared = preparing.preparer
     if prepared is None or not prepared.planned(key):
         return None
     vm = prepared.claim(key, stack, wait=lambda p: _wait_prepared(p, run))

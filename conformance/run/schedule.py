@@ -55,10 +55,11 @@ def item_needs(item) -> dict[str, Any]:
     """What one collected test needs: the specs of the VMs it boots, the session VMs it uses. A
     test that will be skipped (an unmet ``requires``) needs nothing."""
     if any(m.name == "skip" for m in item.iter_markers()):
-        return {"boots": [], "uses": []}
+        return {"boots": [], "uses": [], "stemcell": False}
     boots = [dict(m.kwargs) for m in reversed(list(item.iter_markers("boots")))]  # in the order written
-    uses = [name for name in SESSION_VMS if name in getattr(item, "fixturenames", ())]
-    return {"boots": boots, "uses": uses}
+    names = getattr(item, "fixturenames", ())
+    uses = [name for name in SESSION_VMS if name in names]
+    return {"boots": boots, "uses": uses, "stemcell": "stemcell" in names}
 
 
 def write_needs(report_dir: Path, items) -> dict[str, dict[str, Any]]:
@@ -75,8 +76,9 @@ def plan(collection: list[str], needs: dict[str, dict[str, Any]], workers: int) 
     Units are loadscope's (a module's tests go to one worker). The most expensive unit goes first,
     to the worker where it ends soonest: a session VM (shared_vm, peer_vm) costs a boot only on a
     worker that does not have it yet, so the modules that use one gather where it is, when that
-    keeps the workers even (ties: the lower index). A worker runs its tests that need no VM first,
-    while the VMs of the others are prepared, then the others, unit by unit in the order given."""
+    keeps the workers even (ties: the lower index). A worker runs its tests that need no VM first
+    (those that use the stemcell before the others: preparing starts with the first of them), while
+    the VMs of the others are prepared, then the others, unit by unit in the order given."""
     units: dict[str, list[str]] = {}
     for nodeid in collection:
         units.setdefault(scope_of(nodeid), []).append(nodeid)
@@ -95,7 +97,8 @@ def plan(collection: list[str], needs: dict[str, dict[str, Any]], workers: int) 
     out = []
     for scopes in given:
         ids = [nodeid for s in scopes for nodeid in units[s]]
-        free = [i for i in ids if not _needs_vm(needs.get(i))]
+        # the stemcell's users first: preparing starts with the first of them (conformance.run.fixtures)
+        free = sorted((i for i in ids if not _needs_vm(needs.get(i))), key=lambda i: not (needs.get(i) or {}).get("stemcell"))
         out.append(free + [i for i in ids if _needs_vm(needs.get(i))])
     return out
 

@@ -79,8 +79,8 @@ class RunState:
         return int(self.worker[2:]) if self.worker.startswith("gw") else 0
 
     def attribute_calls_to(self, nodeid: str | None) -> None:
-        """The calls of this thread belong to ``nodeid`` (a VM prepared ahead for that test:
-        conformance.run.prepare) and are marked ``ahead``; None: to the running test again."""
+        """The calls of this thread belong to ``nodeid`` and are marked as made ahead of that test
+        (a VM prepared for it: conformance.run.prepare); None: to the running test again."""
         self._local.nodeid = nodeid
 
     def record_call(self, record) -> None:
@@ -88,12 +88,12 @@ class RunState:
             outcome = "interrupted" if record.outcome == "pending" else record.outcome
             self.ledger.record("call-ended", "call", record.request_id, method=record.method, outcome=outcome,
                                usable=outcome == "ok", result_id=_cid(record.result) if outcome == "ok" else None)
-        ahead = getattr(self._local, "nodeid", None)
-        record.ahead = bool(ahead)
-        nodeid = ahead or self.current
+        owner = getattr(self._local, "nodeid", None)
+        record.ahead = owner is not None
+        nodeid = owner or self.current
         self.records.setdefault(nodeid, []).append(record)
         self.calls.append({"nodeid": nodeid, "worker": self.worker, **record.to_dict()})
-        if not ahead:  # a call made ahead gets its allure step when its test claims the VM
+        if owner is None:  # a call made ahead gets its allure step when its test claims the VM
             allure_steps.record_call(record)
 
 

@@ -30,10 +30,11 @@ def test_plan_keeps_a_module_on_one_worker_and_balances_the_estimates():
     assert {MOD_B, MOD_C} - modules[0] and {MOD_B, MOD_C} - modules[1]
 
 
-def test_a_worker_runs_what_needs_no_vm_first():
-    collection = [f"{MOD_A}::t1", f"{MOD_A}::t2", f"{MOD_A}::t3"]
-    needs = {f"{MOD_A}::t1": {"boots": [{}], "uses": []}, f"{MOD_A}::t3": {"boots": [], "uses": ["peer_vm"]}}
-    assert schedule.plan(collection, needs, 1) == [[f"{MOD_A}::t2", f"{MOD_A}::t1", f"{MOD_A}::t3"]]
+def test_a_worker_runs_what_needs_no_vm_first_and_of_that_what_uses_the_stemcell_first():
+    collection = [f"{MOD_A}::t1", f"{MOD_A}::t2", f"{MOD_A}::t3", f"{MOD_A}::t4"]
+    needs = {f"{MOD_A}::t1": {"boots": [{}], "uses": []}, f"{MOD_A}::t3": {"boots": [], "uses": ["peer_vm"]},
+             f"{MOD_A}::t4": {"boots": [], "uses": [], "stemcell": True}}
+    assert schedule.plan(collection, needs, 1) == [[f"{MOD_A}::t4", f"{MOD_A}::t2", f"{MOD_A}::t1", f"{MOD_A}::t3"]]
 
 
 def test_modules_that_use_a_session_vm_gather_where_it_is_when_that_keeps_the_workers_even():
@@ -84,10 +85,11 @@ class _Item:
 
 
 def test_item_needs_read_the_boots_markers_in_the_order_written_and_a_skipped_test_needs_nothing():
-    item = _Item([_Marker("boots", vip=False), _Marker("boots", manual=2)], fixturenames=("lab", "peer_vm"))
-    assert schedule.item_needs(item) == {"boots": [{"vip": False}, {"manual": 2}], "uses": ["peer_vm"]}
+    item = _Item([_Marker("boots", vip=False), _Marker("boots", manual=2)], fixturenames=("stemcell", "peer_vm"))
+    assert schedule.item_needs(item) == {"boots": [{"vip": False}, {"manual": 2}], "uses": ["peer_vm"],
+                                         "stemcell": True}
     skipped = _Item([_Marker("boots"), _Marker("skip")], fixturenames=("shared_vm",))
-    assert schedule.item_needs(skipped) == {"boots": [], "uses": []}
+    assert schedule.item_needs(skipped) == {"boots": [], "uses": [], "stemcell": False}
 
 
 def test_share_splits_the_run_bound_over_the_workers():
