@@ -103,9 +103,26 @@ def run_suite(args) -> int:
     report = Path(args.report_dir) / run_id
     print(f"conformance run {run_id}: profile {profile_path}, report folder {report}", flush=True)
     code = run_pytest(pytest_argv(args, run_id, profile_path, tests, profile_name=profile.name))
-    _finish_report(report)
-    print(f"\nconformance run {run_id}: {counts(report)}pytest exit code {int(code)}; report: {report.resolve()}")
+    with _unread_output():
+        _finish_report(report)
+    with _unread_output():
+        print(f"\nconformance run {run_id}: {counts(report)}pytest exit code {int(code)}; report: {report.resolve()}",
+              flush=True)
     return int(code)
+
+
+@contextlib.contextmanager
+def _unread_output():
+    """Nobody reads our output any more (the reader of a pipe died: a CI log collector, `| head`):
+    the run's end goes on, its exit code stays pytest's, and the rest of what it says goes nowhere."""
+    try:
+        yield
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(devnull, stream.fileno())
+        os.close(devnull)
 
 
 def counts(report: Path) -> str:

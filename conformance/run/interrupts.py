@@ -159,11 +159,21 @@ class Interrupts:
 def stderr_writer(config) -> Callable[[str], None]:
     """A line on the real stderr, also while pytest captures output (from the main thread)."""
 
+    gone = threading.Event()
+
     def say(text: str) -> None:
+        if gone.is_set():
+            return
         capman = config.pluginmanager.getplugin("capturemanager")
         main = threading.current_thread() is threading.main_thread()
-        with capman.global_and_fixture_disabled() if capman is not None and main else nullcontext():
-            sys.stderr.write(f"conformance: {text}\n")
-            sys.stderr.flush()
+        try:
+            with capman.global_and_fixture_disabled() if capman is not None and main else nullcontext():
+                sys.stderr.write(f"conformance: {text}\n")
+                sys.stderr.flush()
+        except (OSError, ValueError):
+            # stderr is gone (the reader of a pipe died: a CI log collector, `| head`): the run goes
+            # on without its lines, and still cleans up and writes results.json (a BrokenPipeError
+            # here once stopped the end of an interrupted run before results.json)
+            gone.set()
 
     return say

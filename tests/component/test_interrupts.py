@@ -161,3 +161,17 @@ def test_a_session_cleanup_that_fails_at_the_end_still_leaves_results_and_says_w
     teardown = [p for p in test["phases"] if p["when"] == "teardown"]
     assert teardown and teardown[0]["outcome"] == "error"
     assert "server still there after delete_vm answered OK" in teardown[0]["reason"]
+
+
+def test_a_run_whose_output_nobody_reads_any_more_still_cleans_up_and_writes_its_results(tmp_path):
+    """The reader of the run's output goes away mid-run (a CI log collector killed, `| head`), then
+    the run is stopped: every write to the dead pipe fails, and still every cleanup runs and
+    results.json is written (a BrokenPipeError in a progress line once ended an interrupted run before
+    its results.json)."""
+    run, marks = start_run(tmp_path, 2, cleanup_seconds=1)
+    run.stdout.close()  # nobody reads any more: each write of the run now fails with EPIPE
+    run.send_signal(signal.SIGTERM)
+    run.wait(timeout=120)
+    assert all((marks / f"module-{m}").exists() for m in ("a", "b")), "a cleanup did not run"
+    doc = results(tmp_path)
+    assert doc["interrupted"]["signal"] == "SIGTERM" and verdict(doc).word == "INCOMPLETE"
