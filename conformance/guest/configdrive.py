@@ -79,6 +79,11 @@ class ConfigDrive:
     def ec2_user_data(self) -> dict | None:
         return self._json("ec2/latest/user-data", required=False)
 
+    @property
+    def ec2_meta_data(self) -> dict | None:
+        """What the BOSH agent reads its SSH key from (public-keys "0" openssh-key)."""
+        return self._json("ec2/latest/meta-data.json", required=False)
+
 
 def find_device_script() -> str:
     """Devices with a config-2 label; blkid without its cache (-c /dev/null) so that a cdrom

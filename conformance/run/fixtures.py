@@ -299,15 +299,17 @@ def _wait_prepared(p, run) -> None:
 
 
 @pytest.fixture(scope="session")
-def shared_vm(lab, stemcell, session_cleanup, profile, prepared_vms, run):
+def shared_vm(request, lab, stemcell, session_cleanup, profile, prepared_vms, run):
     """One VM for the tests that do not change it (session_vm_spec); prepared ahead when planned."""
+    _start_preparing(request, run, prepared_vms)  # a session fixture is set up before prepare_ahead
     return (claim(prepared_vms, "shared_vm", session_cleanup, run)
             or lab.boot_vm(session_cleanup, stemcell.cid, **session_vm_spec("shared_vm", profile)))
 
 
 @pytest.fixture(scope="session")
-def peer_vm(lab, stemcell, session_cleanup, profile, prepared_vms, run):
+def peer_vm(request, lab, stemcell, session_cleanup, profile, prepared_vms, run):
     """A second VM on the first manual network: for VM-to-VM traffic and moving disks."""
+    _start_preparing(request, run, prepared_vms)
     return (claim(prepared_vms, "peer_vm", session_cleanup, run)
             or lab.boot_vm(session_cleanup, stemcell.cid, **session_vm_spec("peer_vm", profile)))
 

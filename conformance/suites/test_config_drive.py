@@ -2,7 +2,9 @@
 
 The BOSH agent of OpenStack stemcells finds its settings on a drive labelled config-2
 (``ec2/latest/user-data``, ``ec2/latest/meta-data.json``: bosh-linux-stemcell-builder
-stages/bosh_openstack_agent_settings, ConfigDrive source) and falls back to the metadata
+stemcell_builder/stages/bosh_openstack_agent_settings/apply.sh writes the agent's ConfigDrive
+source with DiskPaths /dev/disk/by-label/config-2 and those two paths; bosh-agent
+infrastructure/config_drive_settings_source.go reads them) and falls back to the metadata
 service; the Director waits for that agent after create_vm (steps/create_vm_step.rb). These tests
 hold for a CPI configured with a config drive (the profile's features.config_drive).
 """
@@ -32,9 +34,11 @@ def _registry_less(profile, vm) -> bool:
 
 @pytest.mark.case("47a3bcd1-af4f-4d3f-aec2-c2b597019ceb")
 def test_config_drive_is_attached_with_label_config_2(drive, record_property):
-    """The VM MUST have a drive labelled config-2 (iso9660 or vfat, per Nova's
-    config_drive_format) holding the files the agent reads (the OpenStack stemcell's agent
-    settings: ConfigDrive source, ec2/latest/meta-data.json and ec2/latest/user-data).
+    """The VM MUST have a drive labelled config-2 (iso9660 or vfat, per Nova's config_drive_format:
+    nova/virt/configdrive.py labels both config-2) holding the files the agent reads (the OpenStack
+    stemcell's agent.json, bosh_openstack_agent_settings/apply.sh: ConfigDrive source, DiskPaths
+    /dev/disk/by-label/config-2, ec2/latest/meta-data.json and ec2/latest/user-data; bosh-agent
+    ConfigDriveSettingsSource mounts the disk letting mount find its file system).
 
     Steps: find the drive by label over SSH, mount it read-only, list what it holds.
     """
@@ -47,15 +51,22 @@ def test_config_drive_is_attached_with_label_config_2(drive, record_property):
 
 @pytest.mark.case("9c83b8ca-7768-4080-aab1-182bd9fec139")
 def test_meta_data_names_the_vm_and_carries_the_key_pair(drive, shared_vm, cloud, ssh_public_key, record_property):
-    """meta_data.json MUST be the VM's own (uuid = the server's id, which the OpenStack CPI answers
-    as the vm cid) and hold the key pair whose private key the profile gives (the agent sets up
-    that key; the OpenStack CPI boots with default_key_name or cloud_properties.key_name).
+    """The drive's metadata MUST carry the key pair whose private key the profile gives, where the
+    agent reads it: ec2/latest/meta-data.json public-keys "0" openssh-key (bosh-agent
+    infrastructure/config_drive_settings_source.go PublicSSHKeyForUsername; agent/bootstrap.go sets
+    it up for vcap; the OpenStack CPI boots with default_key_name or cloud_properties.key_name,
+    vm_factory.rb pick_key_name); and it MUST be the VM's own: openstack/latest/meta_data.json uuid
+    = the server's id (nova/api/metadata/base.py), which the OpenStack CPI answers as the vm cid
+    (server.rb Server#create).
 
-    Steps: read openstack/latest/meta_data.json from the drive; compare with Nova and the SSH key.
+    Steps: read both metadata files from the drive; compare with the SSH key and with Nova.
     """
+    ec2 = drive.ec2_meta_data
+    assert ec2 is not None, f"ec2/latest/meta-data.json missing; the drive holds {sorted(drive.listing)}"
+    openssh = str(((ec2.get("public-keys") or {}).get("0") or {}).get("openssh-key") or "")
+    assert ssh_public_key.split()[1] in openssh.split(), (
+        "ec2 meta-data public-keys.0.openssh-key (what the agent sets up for vcap) lacks the profile's SSH key")
     meta = drive.meta_data
-    keys = [k.split()[1] for k in (meta.get("public_keys") or {}).values() if len(k.split()) > 1]
-    assert ssh_public_key.split()[1] in keys, "meta_data public_keys lacks the profile's SSH key"
     for seen in cloud.checks("meta_data uuid is the server's id"):
         with seen as w:
             server = w.server(shared_vm.cid)
@@ -107,8 +118,11 @@ def test_user_data_carries_the_agent_settings(drive, shared_vm, cloud, profile, 
 @pytest.mark.case("51fb12e9-821b-4eaa-8807-178cc77070d7")
 def test_network_data_matches_neutron_ports(drive, shared_vm, cloud, profile):
     """network_data.json (Nova, Liberty and later) MUST list one link per Neutron port of the VM,
-    by MAC, and each static network with its fixed IP (Nova's metadata 2015-10-15 format; the
-    ports are the ones the CPI made for the requested networks).
+    by MAC, and each static network with its fixed IP: a check of the cloud for its operators, as
+    the agent does not read it (it takes its networks from user data): Nova writes it from the
+    server's ports (nova/api/metadata/base.py, network_data.json, metadata 2015-10-15), and the
+    ports are the ones the CPI made for the requested networks (bosh-openstack-cpi-release
+    manual_network.rb ManualNetwork#prepare creates one per manual network).
 
     Steps: parse openstack/latest/network_data.json; compare links and networks with Neutron.
     """
@@ -127,9 +141,11 @@ def test_network_data_matches_neutron_ports(drive, shared_vm, cloud, profile):
 
 @pytest.mark.case("fd228b92-c822-47a2-b555-0eeb9bc98c60")
 def test_ec2_view_agrees_with_the_openstack_view(drive):
-    """ec2/latest/user-data (what the BOSH agent reads: the OpenStack stemcell's ConfigDrive
-    UserDataPath) MUST hold the same settings as openstack/latest/user_data (Nova writes the
-    server's one user data into both).
+    """ec2/latest/user-data (what the BOSH agent reads: UserDataPath of the OpenStack stemcell's
+    ConfigDrive source, bosh_openstack_agent_settings/apply.sh; bosh-agent
+    infrastructure/settings_source_factory.go) MUST hold the same settings as
+    openstack/latest/user_data, which the other tests read (Nova writes the server's one user data
+    into both: nova/api/metadata/base.py InstanceMetadata).
 
     Steps: read both from the drive and compare.
     """

@@ -15,18 +15,20 @@ def test_floating_ip_is_associated_and_answers_ping_and_ssh(cloud, ssh, shared_v
     answer ping and SSH through it from the test runner (bosh.io CPI API v2 create_vm: the VM
     "must be ... accessible on the provided networks"; vip_network.rb sends the address as ``ip``).
 
-    Steps: look the floating IP up with the witnesses; check its port is one of the VM's; ping it from the
-    runner; SSH in through it and read the hostname.
+    Steps: look the floating IP up with the witnesses; check its port is one of the VM's; SSH in
+    through it (waiting for the guest to be up: timeouts.ssh_ready) and read the hostname; ping it
+    from the runner.
     """
     for seen in cloud.checks("the floating IP is on one of the VM's ports"):
         with seen as w:
             ports = {nic.port_id for nic in w.nics(shared_vm.cid)}
             fip = w.wait_for_floating_ip(shared_vm.floating_ip, on=ports, after="create_vm with a vip network answered OK")
             assert fip.port_id in ports
-    assert netcheck.ping(shared_vm.floating_ip, timeout=profile.timeouts.ssh_command), (
-        f"ping {shared_vm.floating_ip} from the runner")
     with ssh(shared_vm, host=shared_vm.floating_ip) as guest:
         assert guest.hostname(), "hostname over SSH through the floating IP"
+    # the guest is up now: a ping that fails is the floating IP's, not a guest still booting
+    assert netcheck.ping(shared_vm.floating_ip, timeout=profile.timeouts.ssh_command), (
+        f"ping {shared_vm.floating_ip} from the runner (the VM answered SSH through it)")
 
 
 @pytest.mark.case("3d328328-9cc3-4077-a273-376ff24cb6dc")
@@ -34,8 +36,11 @@ def test_floating_ip_is_associated_and_answers_ping_and_ssh(cloud, ssh, shared_v
 @pytest.mark.boots(vip=True, ssh=False)
 def test_floating_ip_is_let_go_when_the_vm_is_deleted(lab, cloud, boot_vm, profile):
     """delete_vm MUST let go of the VM's floating IP: it stays allocated to the project, on no port
-    (Director: a vip address goes back to the deployment and to the next VM that asks for it;
-    the operator, not the CPI, owns the floating IP).
+    (Director: the next VM of the instance group takes the address from the vip network's static
+    IPs, deployment_plan/network_planner/vip_planner.rb#get_instance_static_ip, and the CPI
+    associates it with that VM's port; the operator owns the floating IP: the OpenStack CPI never
+    allocates or releases one, bosh-openstack-cpi-release lib/cloud/openstack/floating_ip.rb
+    FloatingIp.reassociate fails on an address the project does not hold).
 
     Steps: boot a VM with a vip network; delete_vm; the floating IP exists with no port.
     """
