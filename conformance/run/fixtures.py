@@ -176,17 +176,17 @@ class Preparing:
         self.tried = False
 
 
-@pytest.fixture(scope="session", autouse=True)
-def prepared_vms(request, run) -> Preparing:
+@pytest.fixture(scope="session")
+def prepared_vms() -> Preparing:
     """The VMs this worker's tests will boot, prepared ahead (conformance.run.prepare) up to its
     share of the profile's ``vm.prepare_ahead``. Preparing starts with the worker's first test that
-    uses the stemcell (here when that is its first test, else in ``prepare_ahead``): that test sets
-    the stemcell up anyway, so preparing adds no setup a test did not have, and a stemcell that cannot
-    be uploaded fails where it did before. Nothing is prepared without a plan, with a share of 0 or
-    when the tests boot nothing. At the worker's end, what no test took is deleted."""
-    preparing = Preparing()
-    _start_preparing(request, run, preparing)
-    return preparing
+    uses the stemcell (in ``prepare_ahead``, or in a session VM's fixture, which pytest sets up
+    first): that test sets the stemcell up anyway, so preparing adds no setup a test did not have,
+    and a stemcell that cannot be uploaded fails the tests that need it, as before. Never here: an
+    error of a session-scoped autouse fixture would be every test's. Nothing is prepared without a
+    plan, with a share of 0 or when the tests boot nothing. At the worker's end, what no test took is
+    deleted."""
+    return Preparing()
 
 
 @pytest.fixture(autouse=True)
