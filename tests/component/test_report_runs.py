@@ -157,3 +157,18 @@ def test_ci_systems_get_named_suites_properties_labels_and_distinct_history_ids(
                                                              (second_dir / "allure-results").glob("*-result.json")))}
     shared = set(first) & set(second)
     assert len(shared) >= 20 and all(first[n]["historyId"] != second[n]["historyId"] for n in shared)
+
+
+def test_a_stemcell_that_cannot_be_uploaded_fails_only_the_tests_that_need_it(tmp_path):
+    """The fake CPI cannot create a stemcell, the run's first test uses one and a later one a shared
+    VM (so there is a VM to prepare ahead): those error, and a test that needs no stemcell still
+    passes (preparing starts with the first test that uses the stemcell; its error once became every
+    test's)."""
+    done = conformance("run", "--profile", FAKE_PROFILE, "--report-dir", tmp_path,
+                       "-k", "create_vm_on_a_missing_network or unknown_method or attach_disk_to_a_missing_vm")
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    (run_dir,) = tmp_path.iterdir()
+    outcomes = {t["name"]: t["outcome"] for t in json.loads((run_dir / "results.json").read_text())["tests"]}
+    assert outcomes == {"test_create_vm_on_a_missing_network_fails_cleanly": "error",
+                        "test_attach_disk_to_a_missing_vm_is_a_typed_error": "error",  # its shared VM
+                        "test_unknown_method_is_not_implemented": "passed"}, outcomes
