@@ -146,6 +146,7 @@ def run_figures(doc: dict[str, Any]) -> dict[str, Any]:
     wall = totals(doc)["wall"]
     calls = all_calls(doc)
     boots = sum(1 for c in calls if c["method"] == "create_vm" and c.get("outcome") == "ok")
+    made_ahead = ahead(doc)
     longest = max(split, key=lambda s: s["total"], default=None)
     critical = longest["total"] if longest else 0.0
     workers: dict[str, float] = {}
@@ -153,7 +154,7 @@ def run_figures(doc: dict[str, Any]) -> dict[str, Any]:
         workers[t.get("worker") or "main"] = workers.get(t.get("worker") or "main", 0.0) + float(t.get("duration") or 0)
     return {"wall": wall, "tests": len(split), **{k: spent[k] for k in ("cpi", "cloud", "guest", "rest")},
             "vm_boots": boots, "create_vm_calls": sum(1 for c in calls if c["method"] == "create_vm"),
-            "ahead_calls": ahead(doc)["calls"], "ahead_cpi": ahead(doc)["cpi"],
+            "ahead_calls": made_ahead["calls"], "ahead_cpi": made_ahead["cpi"],
             "critical_path": critical, "critical_test": longest["name"] if longest else None,
             "workers": workers, "wall_over_critical": wall / critical if critical else None,
             "suite_share": spent["rest"] / wall if wall else None,

@@ -215,7 +215,7 @@ def _start_preparing(request, run, preparing: Preparing) -> None:
         if view is None:  # its own connections: openstacksdk's are not shared across threads
             view = views.lab = lab.view(witnesses=Witnesses(witness.build(run.profile, on_progress=None)),
                                         conn=_connect(run.profile), keep_ips=PREPARE_KEEPS_IPS)
-        spec = dict(need.spec or session_vm_spec(need.key, run.profile))
+        spec = dict(session_vm_spec(need.key, run.profile) if need.key in schedule.SESSION_VMS else need.spec)
         ssh = spec.pop("ssh", True)
         run.attribute_calls_to(need.nodeid)
         try:
@@ -241,6 +241,8 @@ def _start_preparing(request, run, preparing: Preparing) -> None:
 
 #: Static IPs of each manual network a VM prepared ahead leaves for the tests' own VMs.
 PREPARE_KEEPS_IPS = 2
+
+
 def _worker_needs(session, run) -> list:
     from conformance.run import schedule
 
@@ -251,8 +253,8 @@ def _worker_needs(session, run) -> list:
     else:
         order = [item.nodeid for item in session.items]
     by_id = {item.nodeid: item for item in session.items}
-    needs = {nodeid: schedule.item_needs(by_id[nodeid]) for nodeid in order if nodeid in by_id}
-    return schedule.worker_needs([n for n in order if n in by_id], needs)
+    order = [nodeid for nodeid in order if nodeid in by_id]
+    return schedule.worker_needs(order, {nodeid: schedule.item_needs(by_id[nodeid]) for nodeid in order})
 
 
 def _connect(profile):
@@ -283,7 +285,6 @@ def _wait_prepared(p, run) -> None:
     with its own kind in the time accounting (create and running: cloud; SSH: guest), all within
     the timeouts the test itself would have had (create_vm's call, vm_active, ssh_ready)."""
     from conformance.core.errors import WaitTimeout
-    from conformance.core.waiting import wait_for
     from conformance.run.prepare import PHASE_KIND
 
     t = run.profile.timeouts
@@ -293,9 +294,9 @@ def _wait_prepared(p, run) -> None:
         phase, left = p.phase, deadline - time.monotonic()
         if left <= 0:
             raise WaitTimeout(f"{p.need}, prepared ahead", budget, 0, f"phase={phase}", None)
-        wait_for(lambda ph=phase: p.future.done() or p.phase != ph, describe=lambda _, ph=phase: f"phase={ph}",
-                 timeout=left, interval=min(0.5, t.poll), kind=PHASE_KIND.get(phase, "cloud"),
-                 what=f"{p.need}, prepared ahead")
+        waiting.wait_for(lambda ph=phase: p.future.done() or p.phase != ph, describe=lambda _, ph=phase: f"phase={ph}",
+                         timeout=left, interval=min(0.5, t.poll), kind=PHASE_KIND.get(phase, "cloud"),
+                         what=f"{p.need}, prepared ahead")
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,6 @@ claims the VM, with the same error and transcript it would have had booting the 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -45,8 +44,6 @@ class Prepared:
         self.phase = "queued"
         self.future: Future | None = None
         self.claimed = False
-        self.started_at: float | None = None
-        self.ready_at: float | None = None
 
 
 class Preparer:
@@ -60,7 +57,7 @@ class Preparer:
                  new_stack: Callable[[], CleanupStack], stop: Callable[[], bool] = lambda: False,
                  say: Callable[[str], Any] = lambda text: None):
         self.limit = max(0, int(limit))
-        self._boot, self._new_stack, self._stop, self._say = boot, new_stack, stop, say
+        self._boot, self._stop, self._say = boot, stop, say
         self._lock = threading.Lock()
         self._queue: list[Prepared] = []
         self.items: dict[str, Prepared] = {}
@@ -82,7 +79,6 @@ class Preparer:
             while not self._closed and self._queue and self._in_flight < self.limit and not self._stop():
                 p = self._queue.pop(0)
                 self._in_flight += 1
-                p.started_at = time.time()
                 p.future = Future()
                 p.future.set_running_or_notify_cancel()
                 # a daemon thread: a worker cut short by a second interrupt exits without waiting
@@ -104,7 +100,6 @@ class Preparer:
             p.future.set_result(vm)
         finally:
             p.phase = "done"
-            p.ready_at = time.time()
 
     def planned(self, key: str) -> bool:
         return key in self.items

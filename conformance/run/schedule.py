@@ -4,10 +4,11 @@ and can prepare the VMs it will need ahead (conformance.run.prepare).
 A test declares the VMs it boots with ``@pytest.mark.boots(**spec)`` (one marker per VM; the spec is
 lab.boot_vm's keywords) and uses the session VMs by name (``shared_vm``, ``peer_vm``). Each worker
 writes what its collection needs to ``needs.json`` in the run folder; the xdist controller's
-scheduler (PlannedScheduling, loadscope's units: a module's tests stay on one worker) reads it, gives
-each worker whole modules by their estimated cost (longest first, to the worker where it ends soonest),
-sends each worker all of its tests at once, in the planned order (what needs no VM first), and writes the plan to ``schedule.json``
-(which worker runs what, and the estimates it was made from). A worker reads its list there; a
+scheduler (PlannedScheduling, loadscope's units: a module's tests stay on one worker) reads it,
+gives each worker whole modules by their estimated cost (longest first, to the worker where it ends
+soonest), sends each worker all of its tests at once, in the planned order (what needs no VM
+first), and writes the plan to ``schedule.json`` (which worker runs what, and the estimates it was
+made from). A worker reads its list there; a
 run without xdist runs its collection in order. No plan (a file missing, another --dist): the
 worker knows no list and boots every VM when its test asks, as before.
 """
@@ -88,8 +89,7 @@ def plan(collection: list[str], needs: dict[str, dict[str, Any]], workers: int) 
     load = [0.0] * max(1, workers)
     has: list[set[str]] = [set() for _ in load]
     given: list[list[str]] = [[] for _ in load]
-    order = list(units)
-    for scope in sorted(units, key=lambda s: (-(own[s] + BOOT_COST * len(uses[s])), order.index(s))):
+    for scope in sorted(units, key=lambda s: -(own[s] + BOOT_COST * len(uses[s]))):  # stable: ties in collection order
         ends = [load[w] + own[scope] + BOOT_COST * len(uses[scope] - has[w]) for w in range(len(load))]
         w = min(range(len(load)), key=lambda i: (ends[i], i))
         given[w].append(scope)
@@ -98,7 +98,8 @@ def plan(collection: list[str], needs: dict[str, dict[str, Any]], workers: int) 
     for scopes in given:
         ids = [nodeid for s in scopes for nodeid in units[s]]
         # the stemcell's users first: preparing starts with the first of them (conformance.run.fixtures)
-        free = sorted((i for i in ids if not _needs_vm(needs.get(i))), key=lambda i: not (needs.get(i) or {}).get("stemcell"))
+        free = sorted((i for i in ids if not _needs_vm(needs.get(i))),
+                      key=lambda i: not (needs.get(i) or {}).get("stemcell"))
         out.append(free + [i for i in ids if _needs_vm(needs.get(i))])
     return out
 
